@@ -1,0 +1,78 @@
+"""Explainable dunning: decide what happens to every overdue invoice, and say why.
+
+The public API is small: load a portfolio, run the pipeline, inspect the result.
+
+Examples
+--------
+>>> from datetime import date
+>>> import dunning
+>>> from dunning.datasets import make_portfolio
+>>> portfolio = make_portfolio(50, seed=1, as_of=date(2026, 11, 23))
+>>> len(portfolio.customers)
+50
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from dunning.errors import (
+    DataError,
+    DataQualityWarning,
+    DunningError,
+    FeatureMismatchError,
+    ModelError,
+    PolicyError,
+    RenderError,
+    StoreError,
+)
+from dunning.models import Portfolio
+
+if TYPE_CHECKING:
+    from dunning.io import CsvFormat, LoadResult, load_portfolio
+    from dunning.run import RunResult, run
+
+__all__ = [
+    "CsvFormat",
+    "DataError",
+    "DataQualityWarning",
+    "DunningError",
+    "FeatureMismatchError",
+    "LoadResult",
+    "ModelError",
+    "PolicyError",
+    "Portfolio",
+    "RenderError",
+    "RunResult",
+    "StoreError",
+    "load_portfolio",
+    "run",
+]
+
+__version__ = "0.1.0"
+
+logging.getLogger("dunning").addHandler(logging.NullHandler())
+
+# Loaded on first use (as sklearn does for its submodules): keeps ``import dunning``
+# light and lets lower layers import ``dunning.errors`` without pulling in the run.
+_LAZY = {
+    "CsvFormat": "dunning.io",
+    "LoadResult": "dunning.io",
+    "load_portfolio": "dunning.io",
+    "RunResult": "dunning.run",
+    "run": "dunning.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'dunning' has no attribute {name!r}"
+        raise AttributeError(msg)
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
