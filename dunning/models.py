@@ -119,9 +119,9 @@ SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
     "customers": _cols(
         ("customer_id", "id", True),
         ("name", "text", True),
-        ("street", "text", True),
-        ("postal_code", "text", True),
-        ("city", "text", True),
+        ("street", "text", False),
+        ("postal_code", "text", False),
+        ("city", "text", False),
         ("country", "country", True),
         ("language", "language", True),
         ("segment", "segment", True),
@@ -222,9 +222,9 @@ class Customer(BaseModel):
 
     customer_id: _Id
     name: _Text
-    street: _Text
-    postal_code: _Text
-    city: _Text
+    street: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
     country: str
     language: Literal["de", "en"]
     segment: Literal["B2C", "B2B"]
