@@ -7,7 +7,7 @@ The hierarchy::
      ├── PolicyError (ValueError)      a policy or rule parameter is invalid (.field)
      ├── ModelError                    a model cannot be fitted, loaded or applied
      │    └── FeatureMismatchError (ValueError)  data does not fit the fitted model (.column)
-     ├── RenderError (RuntimeError)    a letter or report could not be produced (.template, .case_id)
+     ├── RenderError (RuntimeError)    a letter or report failed (.template, .case_id)
      └── StoreError (RuntimeError)     the decision store is unavailable or inconsistent (.url)
 
     DataQualityWarning (UserWarning)   usable data with gaps worth a look

@@ -22,8 +22,10 @@ Examples
 ...     "payment_date": pd.to_datetime(["2026-10-20"]), "amount": [Decimal("40.00")],
 ...     "currency": ["EUR"]})
 >>> items = open_items(Portfolio(p.customers, inv, pay), date(2026, 11, 1))
->>> items[["invoice_id", "open_amount", "days_overdue"]].to_string(index=False)
-'invoice_id open_amount  days_overdue\\n        R1       60.00            47\\n        R2       50.00            17'
+>>> print(items[["invoice_id", "open_amount", "days_overdue"]].to_string(index=False))
+invoice_id open_amount  days_overdue
+        R1       60.00            47
+        R2       50.00            17
 """
 
 from __future__ import annotations
@@ -83,10 +85,14 @@ def open_items(portfolio: Portfolio, as_of: date) -> pd.DataFrame:
 
     payments = portfolio.payments
     payments = payments.loc[payments["payment_date"] <= cutoff]
-    paid_by_invoice = pd.Series(
-        to_minor_array(payments["amount"], payments["currency"].tolist()),
-        index=payments["invoice_id"].to_numpy(),
-    ).groupby(level=0).sum()
+    paid_by_invoice = (
+        pd.Series(
+            to_minor_array(payments["amount"], payments["currency"].tolist()),
+            index=payments["invoice_id"].to_numpy(),
+        )
+        .groupby(level=0)
+        .sum()
+    )
     paid_minor = (
         paid_by_invoice.reindex(invoices["invoice_id"].to_numpy()).fillna(0).to_numpy(np.int64)
     )
@@ -115,6 +121,10 @@ def open_items(portfolio: Portfolio, as_of: date) -> pd.DataFrame:
         last["level"].reindex(result["invoice_id"].to_numpy()).fillna(0).astype(np.int64).to_numpy()
     )
     result["last_dunned_on"] = (
-        last["issued_on"].reindex(result["invoice_id"].to_numpy()).astype("datetime64[ns]").to_numpy()
+        last["issued_on"]
+        .reindex(result["invoice_id"].to_numpy())
+        .astype("datetime64[ns]")
+        .to_numpy()
     )
-    return result.loc[:, list(OPEN_ITEM_COLUMNS)]
+    ordered: pd.DataFrame = result[list(OPEN_ITEM_COLUMNS)]
+    return ordered

@@ -159,7 +159,8 @@ SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
 
 @cache
 def _countries() -> frozenset[str]:
-    return frozenset(code for code in Locale("en").territories if len(code) == 2 and code.isalpha())
+    codes = [str(code) for code in Locale("en").territories]
+    return frozenset(code for code in codes if len(code) == 2 and code.isalpha())
 
 
 def is_valid_country(code: object) -> bool:

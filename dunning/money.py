@@ -79,10 +79,10 @@ def validate_currency(code: object) -> str:
     >>> validate_currency("EURO")
     Traceback (most recent call last):
     ...
-    dunning.errors.DataError: unknown currency 'EURO': expected an ISO 4217 code such as EUR, GBP, CHF or USD.
+    dunning.errors.DataError: unknown currency 'EURO': expected an ISO 4217 code such as EUR or GBP.
     """
     if not is_known_currency(code):
-        msg = f"unknown currency {code!r}: expected an ISO 4217 code such as EUR, GBP, CHF or USD."
+        msg = f"unknown currency {code!r}: expected an ISO 4217 code such as EUR or GBP."
         raise DataError(msg)
     return str(code)
 

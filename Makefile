@@ -1,0 +1,66 @@
+# Two commands on a fresh Debian/Ubuntu machine with Python 3.11+:
+#   make demo   set up .venv, run a real dunning run on the demo portfolio, write ./out
+#   make test   set up .venv, run lint, types, layer contract, docs build and the whole test suite
+# Both are idempotent and fast when the environment is already set up.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    ?= out
+
+.PHONY: demo test lint typecheck docs bench clean system-deps setup
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system-deps
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; set PYTHON=/path/to/python3.11")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# System libraries WeasyPrint needs (Pango, fonts). Installed with apt when missing and
+# running as root; otherwise stop with the exact command to run.
+system-deps:
+	@missing=""; \
+	ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	command -v fc-list >/dev/null 2>&1 && fc-list | grep -qi dejavu || missing="$$missing fonts-dejavu-core fontconfig"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Missing system packages needed by WeasyPrint. Run:"; \
+	    echo "  sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/dunning demo --out $(OUT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy dunning scoring explain
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy dunning scoring explain
+	$(BIN)/lint-imports
+	$(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
+	$(BIN)/pytest --doctest-modules --ignore=dunning/__main__.py dunning scoring explain tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_loading.py
+
+clean:
+	rm -rf $(VENV) site out dist build .pytest_cache .mypy_cache .ruff_cache
