@@ -9,6 +9,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out
 
+export NO_MKDOCS_2_WARNING := 1
+
 .PHONY: demo test lint typecheck docs bench clean system-deps setup
 
 setup: $(STAMP)
