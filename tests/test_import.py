@@ -14,6 +14,7 @@ MODULES = [
     "dunning.ledger",
     "dunning.io",
     "dunning.datasets",
+    "dunning.interest",
     "dunning.levels",
     "dunning.offers",
     "dunning.proposal",
