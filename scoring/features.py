@@ -1,0 +1,531 @@
+"""Point-in-time features for every overdue open invoice, and the feature dictionary.
+
+:data:`FEATURES` is the feature dictionary: one :class:`FeatureSpec` per model column,
+in column order, with German and English labels, the unit, a description, whether the
+customer can change the value (``actionable``), the direction of a monotone constraint
+the model may be given, and the business feature (``group``) the column belongs to.
+Explanations sum the contributions of a group's columns (a missing-value indicator
+counts towards its feature), and reason texts and the docs read their labels here.
+
+:func:`build_features` computes the columns for the overdue open items of
+:func:`dunning.ledger.open_items` from facts dated on or before ``as_of`` only:
+payments, settlements and dunning steps after ``as_of`` change nothing. Missing inputs
+stay missing (``NaN``), with an explicit ``*_isna`` indicator where an absence carries
+meaning (no settled invoice yet, no industry outlook).
+
+Definitions
+-----------
+* An invoice is *settled* on ``as_of`` when it was issued on or before ``as_of`` and is no
+  longer open on ``as_of``; its *settlement date* is its last payment dated on or before
+  ``as_of``. It was *paid late* when that date is after its due date, *days late* is
+  ``max(settlement date - due date, 0)``, and it was *paid in parts* when more than one
+  payment arrived for it.
+* The late-payment windows count invoices settled in the last 3, 6 or 12 calendar months
+  (settlement date in ``(as_of - N months, as_of]``).
+* Amounts are in the invoice's currency units (a float is fine for a model feature);
+  amounts of different currencies are not converted.
+* ``disputed`` is the invoice's dispute flag as delivered (the schema does not date it).
+
+Examples
+--------
+>>> [f.code for f in FEATURES][:4]
+['days_overdue', 'log_open_amount', 'amount_vs_median', 'open_exposure']
+>>> FEATURES_BY_CODE["late_12m_share_isna"].group
+'late_12m'
+>>> FEATURES_BY_CODE["days_overdue"].label_de
+'Tage überfällig'
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from dunning.datasets.outlook import outlook_on
+from dunning.errors import DataError
+from dunning.ledger import open_items
+from dunning.models import NACE_SECTIONS, SEGMENTS, Portfolio
+from dunning.money import minor_units
+
+__all__ = ["FEATURES", "FEATURES_BY_CODE", "LATE_WINDOWS", "FeatureSpec", "build_features"]
+
+logger = logging.getLogger(__name__)
+
+#: Units used in :attr:`FeatureSpec.unit`; reason texts format values by unit.
+Unit = Literal[
+    "days", "count", "share", "ratio", "amount", "log_amount", "flag", "level", "index", "category"
+]
+
+#: Late-payment windows in calendar months.
+LATE_WINDOWS: tuple[int, ...] = (3, 6, 12)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSpec:
+    """One model column of the feature dictionary.
+
+    Parameters
+    ----------
+    code : str
+        Column name in the feature table; stable, used by models and reason codes.
+    label_de, label_en : str
+        Short label for clerks and documentation.
+    unit : str
+        One of ``days``, ``count``, ``share`` (0 … 1), ``ratio``, ``amount`` (currency
+        units), ``log_amount`` (``ln(1 + amount)``), ``flag`` (0/1), ``level`` (dunning
+        level), ``index`` (industry outlook index) and ``category``.
+    description : str
+        How the value is computed.
+    actionable : bool
+        Whether the customer can change the value (by paying, by paying on time).
+        Counterfactual hints may only suggest changes to actionable features.
+    monotone : {-1, 0, 1}
+        Direction of a monotone constraint a model may be given: +1 when a higher value
+        may never lower the risk, -1 when it may never raise it, 0 for none.
+    group : str
+        The business feature the column belongs to; technical columns (missing
+        indicators) share the group of the feature they describe.
+
+    Examples
+    --------
+    >>> spec = FEATURES_BY_CODE["days_overdue"]
+    >>> spec.unit, spec.actionable, spec.monotone, spec.group
+    ('days', False, 1, 'days_overdue')
+    """
+
+    code: str
+    label_de: str
+    label_en: str
+    unit: Unit
+    description: str
+    actionable: bool
+    monotone: Literal[-1, 0, 1]
+    group: str
+
+
+def _late_specs(months: int) -> tuple[FeatureSpec, ...]:
+    group = f"late_{months}m"
+    return (
+        FeatureSpec(
+            f"late_{months}m_count",
+            f"Verspätete Zahlungen ({months} Monate)",
+            f"Late payments ({months} months)",
+            "count",
+            f"Number of the customer's invoices settled in the last {months} months whose "
+            "final payment came after the due date.",
+            False,
+            1,
+            group,
+        ),
+        FeatureSpec(
+            f"late_{months}m_share",
+            f"Anteil verspäteter Zahlungen ({months} Monate)",
+            f"Share of late payments ({months} months)",
+            "share",
+            f"Late invoices among the customer's invoices settled in the last {months} "
+            "months; missing when none was settled.",
+            False,
+            1,
+            group,
+        ),
+        FeatureSpec(
+            f"late_{months}m_share_isna",
+            f"Keine bezahlte Rechnung ({months} Monate)",
+            f"No settled invoice ({months} months)",
+            "flag",
+            f"1 when the customer settled no invoice in the last {months} months.",
+            False,
+            0,
+            group,
+        ),
+    )
+
+
+#: The feature dictionary, in the column order of :func:`build_features`.
+FEATURES: tuple[FeatureSpec, ...] = (
+    FeatureSpec(
+        "days_overdue",
+        "Tage überfällig",
+        "Days overdue",
+        "days",
+        "Calendar days from the due date to the decision date.",
+        False,
+        1,
+        "days_overdue",
+    ),
+    FeatureSpec(
+        "log_open_amount",
+        "Offener Betrag (logarithmiert)",
+        "Open amount (log)",
+        "log_amount",
+        "ln(1 + open amount of the invoice in currency units).",
+        True,
+        0,
+        "open_amount",
+    ),
+    FeatureSpec(
+        "amount_vs_median",
+        "Betrag im Verhältnis zum üblichen Rechnungsbetrag",
+        "Amount relative to the usual invoice",
+        "ratio",
+        "Invoice amount divided by the median amount of the customer's invoices issued so far.",
+        False,
+        0,
+        "amount_vs_median",
+    ),
+    FeatureSpec(
+        "open_exposure",
+        "Offene Forderungen insgesamt",
+        "Total open amount",
+        "amount",
+        "Sum of the open amounts of all the customer's open invoices, due or not.",
+        True,
+        0,
+        "exposure",
+    ),
+    FeatureSpec(
+        "open_invoices",
+        "Anzahl offener Rechnungen",
+        "Number of open invoices",
+        "count",
+        "Number of the customer's open invoices, due or not.",
+        True,
+        0,
+        "exposure",
+    ),
+    *(spec for months in LATE_WINDOWS for spec in _late_specs(months)),
+    FeatureSpec(
+        "mean_days_late",
+        "Mittlere Verspätung in Tagen",
+        "Mean days late",
+        "days",
+        "Mean days late over the customer's settled invoices (0 for on-time payments).",
+        False,
+        1,
+        "days_late",
+    ),
+    FeatureSpec(
+        "max_days_late",
+        "Größte Verspätung in Tagen",
+        "Maximum days late",
+        "days",
+        "Largest days late over the customer's settled invoices.",
+        False,
+        1,
+        "days_late",
+    ),
+    FeatureSpec(
+        "history_isna",
+        "Keine Zahlungshistorie",
+        "No payment history",
+        "flag",
+        "1 when the customer has no settled invoice yet.",
+        False,
+        0,
+        "days_late",
+    ),
+    FeatureSpec(
+        "partial_share",
+        "Anteil in Teilbeträgen bezahlter Rechnungen",
+        "Share of invoices paid in parts",
+        "share",
+        "Share of the customer's settled invoices that were paid in more than one payment.",
+        False,
+        0,
+        "partial_payments",
+    ),
+    FeatureSpec(
+        "disputed",
+        "Rechnung strittig",
+        "Invoice disputed",
+        "flag",
+        "1 when this invoice is disputed, 0 when not, missing when unknown.",
+        False,
+        0,
+        "disputed",
+    ),
+    FeatureSpec(
+        "disputed_count",
+        "Strittige Rechnungen des Kunden",
+        "Customer's disputed invoices",
+        "count",
+        "Number of the customer's invoices issued so far that are marked as disputed.",
+        False,
+        0,
+        "disputed_count",
+    ),
+    FeatureSpec(
+        "dunning_level",
+        "Erreichte Mahnstufe der Rechnung",
+        "Dunning level of the invoice",
+        "level",
+        "Highest dunning level already issued for this invoice (0 for none).",
+        False,
+        0,
+        "dunning_level",
+    ),
+    FeatureSpec(
+        "customer_max_level",
+        "Höchste Mahnstufe des Kunden",
+        "Customer's highest dunning level",
+        "level",
+        "Highest dunning level issued for any of the customer's invoices (0 for none).",
+        False,
+        0,
+        "customer_max_level",
+    ),
+    FeatureSpec(
+        "tenure_days",
+        "Dauer der Kundenbeziehung in Tagen",
+        "Customer tenure in days",
+        "days",
+        "Calendar days since the customer's first invoice.",
+        False,
+        0,
+        "tenure",
+    ),
+    FeatureSpec(
+        "segment",
+        "Kundensegment",
+        "Customer segment",
+        "category",
+        "B2C (consumer) or B2B (business).",
+        False,
+        0,
+        "segment",
+    ),
+    FeatureSpec(
+        "industry",
+        "Branche",
+        "Industry",
+        "category",
+        "NACE Rev. 2 section letter of the customer; missing when not given.",
+        False,
+        0,
+        "industry",
+    ),
+    FeatureSpec(
+        "industry_outlook",
+        "Branchenausblick",
+        "Industry outlook",
+        "index",
+        "Outlook index of the customer's industry for the quarter of the decision date "
+        "(external factor, dunning.datasets.outlook).",
+        False,
+        0,
+        "industry_outlook",
+    ),
+    FeatureSpec(
+        "industry_outlook_isna",
+        "Branchenausblick fehlt",
+        "Industry outlook missing",
+        "flag",
+        "1 when no outlook is known for the customer's industry on the decision date.",
+        False,
+        0,
+        "industry_outlook",
+    ),
+)
+
+#: The feature dictionary by column code (read-only).
+FEATURES_BY_CODE = MappingProxyType({spec.code: spec for spec in FEATURES})
+
+
+_DTYPES: dict[str, str] = {
+    spec.code: "float64"
+    if spec.unit in {"share", "ratio", "amount", "log_amount", "index"}
+    or spec.code in {"disputed", "mean_days_late", "max_days_late"}
+    else "int64"
+    for spec in FEATURES
+    if spec.unit != "category"
+}
+
+
+def build_features(
+    portfolio: Portfolio, as_of: date, *, outlook_table: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Features of every overdue open invoice on ``as_of``, from facts known on that day.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        Validated tables.
+    as_of : datetime.date
+        The decision date. Invoices issued, payments received and dunning steps taken
+        after it are ignored.
+    outlook_table : pandas.DataFrame or None
+        Industry outlook table (:func:`dunning.datasets.industry_outlook`); ``None``
+        uses the illustrative table shipped with the package.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``invoice_id`` (the open items of :func:`dunning.ledger.open_items` with
+        ``days_overdue > 0``, in their order), one column per :data:`FEATURES` entry in
+        that order: ``int64`` counts, levels, days and flags; ``float64`` shares, ratios,
+        amounts (``NaN`` when unknown); ``category`` for ``segment`` (categories
+        ``B2B``, ``B2C``) and ``industry`` (NACE sections ``A`` … ``U``).
+
+    Raises
+    ------
+    DataError
+        If an ``invoice_id`` occurs more than once (validated portfolios never do).
+
+    Examples
+    --------
+    >>> from decimal import Decimal
+    >>> import pandas as pd
+    >>> from dunning.models import Portfolio
+    >>> e = Portfolio.empty()
+    >>> customers = pd.DataFrame({"customer_id": ["K1"], "name": ["Muster GmbH"],
+    ...     "country": ["DE"], "language": ["de"], "segment": ["B2B"], "industry": ["F"]})
+    >>> invoices = pd.DataFrame({"invoice_id": ["R1", "R2"], "customer_id": ["K1", "K1"],
+    ...     "issue_date": pd.to_datetime(["2026-08-01", "2026-10-01"]),
+    ...     "due_date": pd.to_datetime(["2026-08-15", "2026-10-15"]),
+    ...     "amount": [Decimal("100.00"), Decimal("250.00")], "currency": ["EUR", "EUR"]})
+    >>> payments = pd.DataFrame({"payment_id": ["P1"], "invoice_id": ["R1"],
+    ...     "payment_date": pd.to_datetime(["2026-08-20"]), "amount": [Decimal("100.00")],
+    ...     "currency": ["EUR"]})
+    >>> X = build_features(Portfolio(customers, invoices, payments, e.history), date(2026, 11, 1))
+    >>> X.index.tolist(), X.shape
+    (['R2'], (1, 27))
+    >>> cols = ["days_overdue", "amount_vs_median", "late_3m_count", "max_days_late", "segment"]
+    >>> print(X[cols].round(3).to_string())  # doctest: +NORMALIZE_WHITESPACE
+                days_overdue  amount_vs_median  late_3m_count  max_days_late segment
+    invoice_id
+    R2                    17             1.429              1            5.0     B2B
+    """
+    cutoff = pd.Timestamp(as_of)
+    items = open_items(portfolio, as_of)
+    invoices = portfolio.invoices.loc[portfolio.invoices["issue_date"] <= cutoff]
+    # Joins run on integer positions: hashing the string ids once is far cheaper than
+    # repeated string joins on a million rows.
+    invoice_ids = pd.Index(invoices["invoice_id"])
+    if not invoice_ids.is_unique:
+        duplicates = invoice_ids[invoice_ids.duplicated()].unique().tolist()[:5]
+        msg = (
+            f"invoices: invoice_id values {duplicates} occur more than once; load the "
+            "tables with dunning.load_portfolio, which rejects duplicate ids."
+        )
+        raise DataError(msg, path="<invoices>")
+    customer_code, customer_ids = pd.factorize(invoices["customer_id"])
+    n_customers = len(customer_ids)
+    item_pos = invoice_ids.get_indexer(items["invoice_id"])
+    is_overdue = items["days_overdue"].to_numpy() > 0
+    pos = item_pos[is_overdue]
+    cust = customer_code[pos]
+    logger.debug("building features for %d overdue invoices on %s", len(pos), as_of)
+
+    columns: dict[str, npt.NDArray[Any] | pd.Categorical] = {}
+    columns["days_overdue"] = items["days_overdue"].to_numpy(np.int64)[is_overdue]
+
+    open_units = _currency_units(items["open_minor"], items["currency"])
+    columns["log_open_amount"] = np.log1p(open_units[is_overdue])
+
+    amount = invoices["amount"].to_numpy().astype(np.float64)
+    median = _per_customer(pd.Series(amount).groupby(customer_code).median(), n_customers)
+    columns["amount_vs_median"] = amount[pos] / median[cust]
+
+    item_cust = customer_code[item_pos]
+    columns["open_exposure"] = np.bincount(item_cust, open_units, n_customers)[cust]
+    columns["open_invoices"] = np.bincount(item_cust, minlength=n_customers)[cust]
+
+    payments = portfolio.payments.loc[portfolio.payments["payment_date"] <= cutoff]
+    pay_pos = invoice_ids.get_indexer(payments["invoice_id"])
+    known = pay_pos >= 0
+    pay_pos = pay_pos[known]
+    n_payments = np.bincount(pay_pos, minlength=len(invoices))
+    last_payment = pd.Series(payments["payment_date"].to_numpy()[known]).groupby(pay_pos).max()
+    is_open = np.zeros(len(invoices), dtype=bool)
+    is_open[item_pos] = True
+    settled = np.flatnonzero(~is_open & (n_payments > 0))
+    settled_on = pd.DatetimeIndex(last_payment.reindex(settled).to_numpy())
+    due = pd.DatetimeIndex(invoices["due_date"].to_numpy()[settled])
+    days = np.asarray((settled_on - due).days, dtype=np.float64)
+    late = (days > 0).astype(np.float64)
+    days_late = np.clip(days, 0.0, None)
+    partial = (n_payments[settled] > 1).astype(np.float64)
+    settled_cust = customer_code[settled]
+
+    for months in LATE_WINDOWS:
+        start = cutoff - pd.DateOffset(months=months)
+        recent = np.asarray(settled_on > start)
+        n_recent = np.bincount(settled_cust[recent], minlength=n_customers)[cust]
+        count = np.bincount(settled_cust[recent], late[recent], n_customers)[cust]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(n_recent > 0, count / n_recent, np.nan)
+        columns[f"late_{months}m_count"] = count.round().astype(np.int64)
+        columns[f"late_{months}m_share"] = share
+        columns[f"late_{months}m_share_isna"] = (n_recent == 0).astype(np.int64)
+    n_settled = np.bincount(settled_cust, minlength=n_customers)[cust]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        columns["mean_days_late"] = (
+            np.bincount(settled_cust, days_late, n_customers)[cust] / n_settled
+        )
+        columns["partial_share"] = np.bincount(settled_cust, partial, n_customers)[cust] / n_settled
+    max_late = pd.Series(days_late).groupby(settled_cust).max()
+    columns["max_days_late"] = _per_customer(max_late, n_customers)[cust]
+    columns["history_isna"] = (n_settled == 0).astype(np.int64)
+
+    columns["disputed"] = (
+        items["disputed"].astype("Float64").to_numpy(np.float64, na_value=np.nan)[is_overdue]
+    )
+    if "disputed" in invoices.columns:
+        disputed = np.asarray(
+            invoices["disputed"].astype("boolean").fillna(False), dtype=np.float64
+        )
+    else:
+        disputed = np.zeros(len(invoices))
+    columns["disputed_count"] = (
+        np.bincount(customer_code, disputed, n_customers)[cust].round().astype(np.int64)
+    )
+
+    columns["dunning_level"] = items["last_level"].to_numpy(np.int64)[is_overdue]
+    history = portfolio.history.loc[portfolio.history["issued_on"] <= cutoff]
+    history_pos = invoice_ids.get_indexer(history["invoice_id"])
+    max_level = np.zeros(n_customers, dtype=np.int64)
+    np.maximum.at(
+        max_level,
+        customer_code[history_pos[history_pos >= 0]],
+        history["level"].to_numpy(np.int64)[history_pos >= 0],
+    )
+    columns["customer_max_level"] = max_level[cust]
+
+    first_issue = pd.Series(invoices["issue_date"].to_numpy()).groupby(customer_code).min()
+    first = pd.DatetimeIndex(first_issue.reindex(cust).to_numpy())
+    columns["tenure_days"] = np.asarray((cutoff - first).days, dtype=np.int64)
+
+    customers = portfolio.customers.set_index("customer_id")
+    on_file = customers.reindex(customer_ids)
+    columns["segment"] = pd.Categorical(on_file["segment"].to_numpy()[cust], SEGMENTS)
+    if "industry" in on_file.columns:
+        industry = on_file["industry"].to_numpy()[cust]
+    else:
+        industry = np.full(len(pos), np.nan, dtype=object)
+    columns["industry"] = pd.Categorical(industry, NACE_SECTIONS)
+    outlook = outlook_on(pd.Series(columns["industry"], dtype="str"), as_of, outlook_table)
+    columns["industry_outlook"] = outlook.to_numpy(np.float64, na_value=np.nan)
+    columns["industry_outlook_isna"] = np.isnan(columns["industry_outlook"]).astype(np.int64)
+
+    index = pd.Index(items["invoice_id"].loc[is_overdue], name="invoice_id")
+    frame = pd.DataFrame({spec.code: columns[spec.code] for spec in FEATURES}, index=index)
+    return frame.astype(_DTYPES)
+
+
+def _currency_units(minor: pd.Series, currency: pd.Series) -> npt.NDArray[np.float64]:
+    """Integer minor units as float currency units (a model feature, not money)."""
+    codes, uniques = pd.factorize(currency)
+    scale = np.array([10.0 ** minor_units(str(c)) for c in uniques], dtype=np.float64)
+    return minor.to_numpy(np.float64) / scale[codes] if len(uniques) else np.zeros(0)
+
+
+def _per_customer(values: pd.Series, n_customers: int) -> npt.NDArray[np.float64]:
+    """A per-customer-code aggregate as an array of length ``n_customers`` (NaN if absent)."""
+    return values.reindex(np.arange(n_customers)).to_numpy(np.float64, na_value=np.nan)

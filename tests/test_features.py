@@ -1,0 +1,288 @@
+"""Point-in-time features: exact values, the feature dictionary, and no look-ahead."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dunning.datasets.outlook import industry_outlook
+from dunning.errors import DataError
+from dunning.models import NACE_SECTIONS, Portfolio
+from scoring.features import FEATURES, FEATURES_BY_CODE, FeatureSpec, build_features
+
+AS_OF = date(2026, 11, 1)
+
+
+def _customers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": pd.array(["K1", "K2"], dtype="str"),
+            "name": pd.array(["Bau GmbH", "Erika Muster"], dtype="str"),
+            "country": pd.array(["DE", "DE"], dtype="str"),
+            "language": pd.array(["de", "de"], dtype="str"),
+            "segment": pd.array(["B2B", "B2C"], dtype="str"),
+            "industry": pd.array(["F", None], dtype="str"),
+        }
+    )
+
+
+def _invoices(rows: list[tuple[str, str, str, str, str, bool | None]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "invoice_id": pd.array([r[0] for r in rows], dtype="str"),
+            "customer_id": pd.array([r[1] for r in rows], dtype="str"),
+            "issue_date": pd.to_datetime([r[2] for r in rows]).astype("datetime64[ns]"),
+            "due_date": pd.to_datetime([r[3] for r in rows]).astype("datetime64[ns]"),
+            "amount": pd.Series([Decimal(r[4]) for r in rows], dtype=object),
+            "currency": pd.array(["EUR"] * len(rows), dtype="str"),
+            "disputed": pd.array([r[5] for r in rows], dtype="boolean"),
+        }
+    )
+
+
+def _payments(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "payment_id": pd.array([f"P{i}" for i in range(len(rows))], dtype="str"),
+            "invoice_id": pd.array([r[0] for r in rows], dtype="str"),
+            "payment_date": pd.to_datetime([r[1] for r in rows]).astype("datetime64[ns]"),
+            "amount": pd.Series([Decimal(r[2]) for r in rows], dtype=object),
+            "currency": pd.array(["EUR"] * len(rows), dtype="str"),
+        }
+    )
+
+
+def _history(rows: list[tuple[str, int, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "invoice_id": pd.array([r[0] for r in rows], dtype="str"),
+            "level": np.array([r[1] for r in rows], dtype=np.int64),
+            "issued_on": pd.to_datetime([r[2] for r in rows]).astype("datetime64[ns]"),
+            "channel": pd.array(["letter"] * len(rows), dtype="str"),
+        }
+    )
+
+
+INVOICES = [
+    ("A1", "K1", "2026-01-10", "2026-01-24", "100.00", False),  # paid early
+    ("A2", "K1", "2026-06-01", "2026-06-15", "200.00", False),  # paid in two parts, 20 days late
+    ("A3", "K1", "2026-08-20", "2026-09-03", "50.00", False),  # paid 10 days late
+    ("A4", "K1", "2026-09-15", "2026-09-29", "400.00", True),  # open, part-paid, disputed
+    ("A5", "K1", "2026-10-20", "2026-11-03", "150.00", False),  # open, not yet due
+    ("B1", "K2", "2026-09-01", "2026-09-15", "80.00", None),  # open, new customer
+]
+PAYMENTS = [
+    ("A1", "2026-01-20", "100.00"),
+    ("A2", "2026-06-20", "120.00"),
+    ("A2", "2026-07-05", "80.00"),
+    ("A3", "2026-09-13", "50.00"),
+    ("A4", "2026-10-10", "100.00"),
+    ("A5", "2026-11-10", "150.00"),  # after as_of
+]
+HISTORY = [("A4", 1, "2026-10-01"), ("A4", 2, "2026-10-16"), ("A4", 3, "2026-11-02")]
+
+
+def _portfolio() -> Portfolio:
+    return Portfolio(_customers(), _invoices(INVOICES), _payments(PAYMENTS), _history(HISTORY))
+
+
+def _outlook(industry: str, day: date) -> float:
+    table = industry_outlook()
+    quarter = f"{day.year}Q{(day.month - 1) // 3 + 1}"
+    row = table.loc[(table["industry"] == industry) & (table["quarter"] == quarter), "index"]
+    return float(row.iloc[0])
+
+
+def test_columns_follow_the_feature_dictionary() -> None:
+    """Columns are the FEATURES codes in order, with numeric or category dtypes."""
+    X = build_features(_portfolio(), AS_OF)
+    assert list(X.columns) == [spec.code for spec in FEATURES]
+    assert X.index.name == "invoice_id"
+    for spec in FEATURES:
+        dtype = X[spec.code].dtype
+        if spec.unit == "category":
+            assert isinstance(dtype, pd.CategoricalDtype), spec.code
+        else:
+            assert dtype in (np.dtype("int64"), np.dtype("float64")), spec.code
+    assert X["segment"].cat.categories.tolist() == ["B2B", "B2C"]
+    assert X["industry"].cat.categories.tolist() == list(NACE_SECTIONS)
+
+
+def test_only_overdue_open_items_are_rows() -> None:
+    """Paid invoices and the open invoice not yet due (A5) get no row."""
+    X = build_features(_portfolio(), AS_OF)
+    assert X.index.tolist() == ["A4", "B1"]
+
+
+def test_exact_values_for_a_customer_with_history() -> None:
+    """A4's features match values worked out by hand from the tables above."""
+    row = build_features(_portfolio(), AS_OF).loc["A4"]
+    expected = {
+        "days_overdue": 33,
+        "log_open_amount": math.log1p(300.0),
+        "amount_vs_median": 400.0 / 150.0,  # median of 100, 200, 50, 400, 150
+        "open_exposure": 450.0,  # A4's 300.00 + A5's 150.00 (not yet due)
+        "open_invoices": 2,
+        "late_3m_count": 1,  # A3 settled 2026-09-13
+        "late_3m_share": 1.0,
+        "late_3m_share_isna": 0,
+        "late_6m_count": 2,  # A2 settled 2026-07-05, A3
+        "late_6m_share": 1.0,
+        "late_6m_share_isna": 0,
+        "late_12m_count": 2,  # A1 (on time), A2, A3
+        "late_12m_share": 2 / 3,
+        "late_12m_share_isna": 0,
+        "mean_days_late": 10.0,  # (0 + 20 + 10) / 3
+        "max_days_late": 20.0,
+        "history_isna": 0,
+        "partial_share": 1 / 3,  # A2
+        "disputed": 1.0,
+        "disputed_count": 1,
+        "dunning_level": 2,  # the level 3 letter of 2026-11-02 is in the future
+        "customer_max_level": 2,
+        "tenure_days": 295,  # 2026-01-10 to 2026-11-01
+        "segment": "B2B",
+        "industry": "F",
+        "industry_outlook": _outlook("F", AS_OF),
+        "industry_outlook_isna": 0,
+    }
+    for code, value in expected.items():
+        if isinstance(value, float):
+            assert row[code] == pytest.approx(value, rel=1e-12), code
+        else:
+            assert row[code] == value, code
+
+
+def test_missing_history_stays_missing_with_indicators() -> None:
+    """A customer without settled invoices gets NaN (not zeros) and the *_isna flags."""
+    row = build_features(_portfolio(), AS_OF).loc["B1"]
+    for code in ("late_3m_share", "late_6m_share", "late_12m_share", "mean_days_late"):
+        assert math.isnan(row[code]), code
+    for code in ("max_days_late", "partial_share", "disputed", "industry_outlook"):
+        assert math.isnan(row[code]), code
+    assert pd.isna(row["industry"])
+    flags = ["late_3m_share_isna", "late_6m_share_isna", "late_12m_share_isna", "history_isna"]
+    assert [row[c] for c in [*flags, "industry_outlook_isna"]] == [1, 1, 1, 1, 1]
+    assert [row[c] for c in ("late_12m_count", "disputed_count", "dunning_level")] == [0, 0, 0]
+    assert (row["days_overdue"], row["tenure_days"], row["open_invoices"]) == (47, 61, 1)
+    assert row["amount_vs_median"] == 1.0
+    assert row["segment"] == "B2C"
+
+
+def test_facts_after_as_of_change_nothing() -> None:
+    """Later payments, dunning steps, invoices and customers leave the features unchanged."""
+    base = _portfolio()
+    later = Portfolio(
+        customers=pd.concat(
+            [
+                base.customers,
+                pd.DataFrame(
+                    {
+                        "customer_id": pd.array(["K3"], dtype="str"),
+                        "name": pd.array(["Neu AG"], dtype="str"),
+                        "country": pd.array(["AT"], dtype="str"),
+                        "language": pd.array(["de"], dtype="str"),
+                        "segment": pd.array(["B2B"], dtype="str"),
+                        "industry": pd.array(["C"], dtype="str"),
+                    }
+                ),
+            ],
+            ignore_index=True,
+        ),
+        invoices=_invoices(
+            [
+                *INVOICES,
+                ("C1", "K1", "2026-11-10", "2026-11-24", "999.00", True),
+                ("D1", "K3", "2026-11-02", "2026-11-16", "10.00", False),
+            ]
+        ),
+        payments=_payments(
+            [
+                *PAYMENTS[:-1],
+                ("A5", "2026-12-24", "100.00"),  # the post-as_of payment, changed
+                ("A4", "2026-11-02", "300.00"),  # settles A4 the day after
+                ("B1", "2027-03-01", "80.00"),
+                ("C1", "2026-11-11", "999.00"),
+            ]
+        ),
+        history=_history([*HISTORY, ("B1", 1, "2026-11-05"), ("A5", 2, "2026-12-01")]),
+    )
+    pd.testing.assert_frame_equal(build_features(base, AS_OF), build_features(later, AS_OF))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([r[0] for r in INVOICES]),
+            st.integers(min_value=1, max_value=400),
+            st.integers(min_value=1, max_value=50_000),
+        ),
+        max_size=8,
+    )
+)
+def test_any_later_payments_change_nothing(later: list[tuple[str, int, int]]) -> None:
+    """Whatever payments arrive after as_of, the features on as_of are the same."""
+    base = _portfolio()
+    extra = [
+        (invoice, str(AS_OF + timedelta(days=days)), str(Decimal(cents).scaleb(-2)))
+        for invoice, days, cents in later
+    ]
+    mutated = replace(base, payments=_payments([*PAYMENTS, *extra]))
+    pd.testing.assert_frame_equal(build_features(base, AS_OF), build_features(mutated, AS_OF))
+
+
+def test_empty_portfolio_gives_an_empty_table_with_all_columns() -> None:
+    """No invoices: no rows, but the columns and dtypes of a full table."""
+    X = build_features(Portfolio.empty(), AS_OF)
+    full = build_features(_portfolio(), AS_OF)
+    assert len(X) == 0
+    pd.testing.assert_series_equal(X.dtypes, full.dtypes)
+
+
+def test_duplicate_invoice_ids_are_refused() -> None:
+    """Duplicate invoice ids (which the loader rejects) raise a DataError naming them."""
+    base = _portfolio()
+    doubled = replace(base, invoices=_invoices([*INVOICES, INVOICES[0]]))
+    with pytest.raises(DataError, match=r"invoice_id values \['A1'\] occur more than once"):
+        build_features(doubled, AS_OF)
+
+
+def test_own_outlook_table_is_used() -> None:
+    """A user's outlook table replaces the packaged one."""
+    table = pd.DataFrame(
+        {
+            "industry": pd.array(["F"], dtype="str"),
+            "quarter": pd.array(["2026Q4"], dtype="str"),
+            "index": [77.5],
+        }
+    )
+    X = build_features(_portfolio(), AS_OF, outlook_table=table)
+    assert X.loc["A4", "industry_outlook"] == 77.5
+
+
+def test_feature_dictionary_is_consistent() -> None:
+    """Codes are unique, monotone is -1/0/1, and missing indicators share their group."""
+    codes = [spec.code for spec in FEATURES]
+    assert len(codes) == len(set(codes))
+    assert set(FEATURES_BY_CODE) == set(codes)
+    for spec in FEATURES:
+        assert isinstance(spec, FeatureSpec)
+        assert spec.monotone in (-1, 0, 1)
+        assert spec.label_de and spec.label_en and spec.description
+        if spec.code.endswith("_share_isna"):
+            assert spec.group == FEATURES_BY_CODE[spec.code.removesuffix("_isna")].group
+    assert FEATURES_BY_CODE["industry_outlook_isna"].group == "industry_outlook"
+    assert {s.code for s in FEATURES if s.actionable} == {
+        "log_open_amount",
+        "open_exposure",
+        "open_invoices",
+    }
