@@ -1,0 +1,625 @@
+"""Letters: one accessible HTML and PDF letter per case.
+
+The letter is the Jinja2 template ``templates/letters/letter.html.j2`` and its partials
+(address zone, invoice table, payment instructions with QR code, offer, reasons, help).
+Everything the template shows arrives already formatted for the letter's locale by
+Babel (``de`` → ``de_DE``: ``1.234,56 €``, ``23. November 2026``; ``en`` → ``en_GB``:
+``€1,234.56``, ``23 November 2026``).
+
+Safety
+------
+* Jinja2 autoescaping is on for every template and ``StrictUndefined`` makes a missing
+  value an error, so customer data (names, addresses, reason texts) always appears as
+  text, never as markup.
+* WeasyPrint fetches only through :class:`dunning._assets.AssetURLFetcher`: files in the
+  package's templates folder and ``data:image/png`` / ``data:image/svg+xml`` URIs.
+* Every ERROR record of the ``weasyprint`` logger during a render (an unloadable
+  resource, a missing ``alt`` or ``lang`` under PDF/UA) fails the letter with
+  :class:`~dunning.errors.RenderError` naming the case.
+
+PDFs are PDF/UA-1 (tagged, ``/Lang`` from ``<html lang>``, title from ``<title>``).
+Files are written atomically: to a temporary file in the target folder, then
+``os.replace``, so a crash never leaves a half-written letter under its final name.
+
+Examples
+--------
+>>> from datetime import date
+>>> from decimal import Decimal
+>>> import pandas as pd
+>>> case = {"case_id": "C20261123-0123456789", "customer_id": "K-1", "name": "Erika Muster",
+...     "street": "Hauptstr. 1", "postal_code": "10115", "city": "Berlin", "country": "DE",
+...     "currency": "EUR", "total": Decimal("1234.56"), "level": 2, "n_invoices": 1,
+...     "max_days_overdue": 20, "offer": "none"}
+>>> invoices = pd.DataFrame({"invoice_id": ["R-1"], "issue_date": pd.to_datetime(["2026-10-01"]),
+...     "due_date": pd.to_datetime(["2026-11-03"]), "days_overdue": [20],
+...     "open_amount": [Decimal("1234.56")], "currency": ["EUR"]})
+>>> html = render_html(case, invoices, pd.DataFrame(), creditor=Creditor.demo(),
+...                    as_of=date(2026, 11, 23), lang="de")
+>>> "1.234,56\\xa0€" in html and "7. Dezember 2026" in html
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, cast
+
+import jinja2
+import pandas as pd
+import segno.helpers
+from babel import Locale
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from schwifty import BIC, IBAN
+from schwifty.exceptions import SchwiftyException
+from weasyprint import HTML
+from weasyprint.text.fonts import FontConfiguration
+
+from dunning._assets import AssetURLFetcher, templates_dir
+from dunning.errors import RenderError
+from dunning.levels import LEVEL_NAMES
+from dunning.models import is_valid_country
+from dunning.offers import DEFAULT_INSTALLMENTS, installment_schedule
+
+__all__ = [
+    "FORMATS",
+    "LOCALES",
+    "MANIFEST_COLUMNS",
+    "PAYMENT_DAYS",
+    "TEMPLATE",
+    "Creditor",
+    "render_html",
+    "render_letters",
+    "render_pdf",
+]
+
+logger = logging.getLogger(__name__)
+progress = logging.getLogger("dunning.progress")
+
+#: The letter template, relative to the templates folder.
+TEMPLATE = "letters/letter.html.j2"
+#: Babel locale of each letter language.
+LOCALES: Mapping[str, str] = {"de": "de_DE", "en": "en_GB"}
+#: Days from the run date to the payment deadline printed in the letter.
+PAYMENT_DAYS = 14
+#: Output formats :func:`render_letters` can write.
+FORMATS: tuple[str, ...] = ("html", "pdf")
+#: Columns of the manifest returned by :func:`render_letters`.
+MANIFEST_COLUMNS: tuple[str, ...] = ("case_id", "format", "path", "sha256", "pages")
+
+_PDF_VARIANT = "pdf/ua-1"
+_EPC_MAX = Decimal("999999999.99")
+
+
+class Creditor(BaseModel):
+    """The company that sends the letters and receives the payments.
+
+    Parameters
+    ----------
+    name : str
+        Payee name as printed and in the QR code (at most 70 characters, EPC069-12).
+    street, postal_code, city : str
+        Postal address for the sender line and footer.
+    country : str
+        ISO 3166-1 alpha-2 code.
+    iban : str
+        Account for payments, validated with schwifty and kept in compact form.
+    bic : str or None
+        BIC of the account (optional within SEPA), validated with schwifty.
+    email, phone : str
+        Contact for questions and for customers in difficulty.
+
+    Examples
+    --------
+    The documented demo creditor (the well-known example IBAN of a German bank;
+    never use it for real payments):
+
+    >>> c = Creditor.demo()
+    >>> c.name, c.iban, c.iban_formatted
+    ('Musterfirma GmbH', 'DE89370400440532013000', 'DE89 3704 0044 0532 0130 00')
+    >>> from pydantic import ValidationError
+    >>> try:
+    ...     Creditor(**{**c.model_dump(), "iban": "DE00370400440532013000"})
+    ... except ValidationError as exc:
+    ...     print(exc.errors()[0]["msg"])
+    Value error, invalid IBAN 'DE00370400440532013000': Invalid checksum digits
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=70)]
+    street: Annotated[str, Field(min_length=1)]
+    postal_code: Annotated[str, Field(min_length=1)]
+    city: Annotated[str, Field(min_length=1)]
+    country: str
+    iban: str
+    bic: str | None = None
+    email: Annotated[str, Field(min_length=3)]
+    phone: Annotated[str, Field(min_length=3)]
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        if not is_valid_country(value):
+            msg = f"country {value!r} is not an ISO 3166-1 alpha-2 code such as 'DE' or 'GB'"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("iban")
+    @classmethod
+    def _iban(cls, value: str) -> str:
+        try:
+            return str(IBAN(value).compact)
+        except SchwiftyException as exc:
+            msg = f"invalid IBAN {value!r}: {exc}"
+            raise ValueError(msg) from exc
+
+    @field_validator("bic")
+    @classmethod
+    def _bic(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(BIC(value).compact)
+        except SchwiftyException as exc:
+            msg = f"invalid BIC {value!r}: {exc}"
+            raise ValueError(msg) from exc
+
+    @property
+    def iban_formatted(self) -> str:
+        """The IBAN in groups of four, as printed on the letter."""
+        return str(IBAN(self.iban).formatted)
+
+    @classmethod
+    def demo(cls) -> Creditor:
+        """The demo creditor used by ``dunning demo`` (fictitious company, example IBAN).
+
+        Examples
+        --------
+        >>> Creditor.demo().city
+        'Berlin'
+        """
+        return cls(
+            name="Musterfirma GmbH",
+            street="Musterstraße 1",
+            postal_code="10115",
+            city="Berlin",
+            country="DE",
+            iban="DE89370400440532013000",
+            bic="COBADEFFXXX",
+            email="forderungen@musterfirma.example",
+            phone="+49 30 1234567-0",
+        )
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _text(value: Any) -> str | None:
+    """A cell as text, or None when it is missing (``NA``, ``NaN``, ``None``, blank)."""
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _as_date(value: Any) -> date:
+    return pd.Timestamp(value).date()
+
+
+def _top_reasons(reasons: pd.DataFrame, k: int = 3) -> list[str]:
+    """The k most important distinct reasons of a case (largest positive contribution)."""
+    if reasons.empty or "text" not in reasons.columns:
+        return []
+    frame = reasons
+    if "contribution" in frame.columns:
+        frame = frame.loc[frame["contribution"] > 0]
+        frame = frame.sort_values(["contribution", "code"], ascending=[False, True], kind="stable")
+    key = "code" if "code" in frame.columns else "text"
+    frame = frame.drop_duplicates(key)
+    return [str(t) for t in frame["text"].head(k)]
+
+
+def _qr(creditor: Creditor, total: Decimal, currency: str, reference: str, lang: str,
+        money: str) -> dict[str, str] | None:  # fmt: skip
+    if currency != "EUR" or not (Decimal("0.01") <= total <= _EPC_MAX):
+        return None
+    qr = segno.helpers.make_epc_qr(
+        name=creditor.name, iban=creditor.iban, amount=total, text=reference, bic=creditor.bic
+    )
+    if lang == "de":
+        alt = (
+            f"GiroCode (QR-Code für die Überweisung): Betrag {money}, Empfänger "
+            f"{creditor.name}, IBAN {creditor.iban_formatted}, Verwendungszweck {reference}"
+        )
+    else:
+        alt = (
+            f"Payment QR code (EPC GiroCode): amount {money}, payee {creditor.name}, "
+            f"IBAN {creditor.iban_formatted}, reference {reference}"
+        )
+    return {"src": str(qr.png_data_uri(scale=4, border=4)), "alt": alt}
+
+
+def _context(
+    case: Mapping[str, Any],
+    invoices: pd.DataFrame,
+    reasons: pd.DataFrame,
+    *,
+    creditor: Creditor,
+    as_of: date,
+    lang: str,
+) -> dict[str, Any]:
+    if lang not in LOCALES:
+        msg = f"unknown letter language {lang!r}; expected one of {sorted(LOCALES)}."
+        raise RenderError(msg, template=TEMPLATE, case_id=_text(case.get("case_id")))
+    locale = LOCALES[lang]
+    currency = str(case["currency"])
+    reference = str(case["case_id"])
+    total: Decimal = case["total"]
+
+    def money(amount: Decimal) -> str:
+        return str(format_currency(amount, currency, locale=locale))
+
+    def day(value: Any, fmt: str = "long") -> str:
+        return str(format_date(_as_date(value), format=fmt, locale=locale))
+
+    deadline = as_of + timedelta(days=PAYMENT_DAYS)
+    territories = Locale.parse(locale).territories
+    country = _text(case.get("country"))
+    postal_line = " ".join(filter(None, [_text(case.get("postal_code")), _text(case.get("city"))]))
+    lines = [_text(case.get("street")), postal_line]
+    if country and country != creditor.country:
+        lines.append(str(territories.get(country, country)).upper())
+    level = int(case["level"])
+
+    offer = None
+    if case.get("offer") == "installment_plan":
+        n = int(case.get("installments") or DEFAULT_INSTALLMENTS)
+        schedule = installment_schedule(total, n, deadline, currency)
+        rows = [
+            {"number": str(i), "due": day(due), "amount": money(amount)}
+            for i, (due, amount) in enumerate(schedule, start=1)
+        ]
+        offer = {"n": n, "rows": rows}
+
+    max_days = int(invoices["days_overdue"].max()) if len(invoices) else 0
+    level_name = LEVEL_NAMES[level][lang]
+    title = f"{level_name[:1].upper()}{level_name[1:]} – {'Vorgang' if lang == 'de' else 'case'} "
+    return {
+        "lang": lang,
+        "html_lang": locale.replace("_", "-"),
+        "title": title + reference,
+        "level": level,
+        "level_name": level_name,
+        "case_id": reference,
+        "customer_id": str(case["customer_id"]),
+        "created_iso": as_of.isoformat(),
+        "date_long": day(as_of),
+        "deadline_long": day(deadline),
+        "creditor": {
+            "name": creditor.name,
+            "street": creditor.street,
+            "postal_code": creditor.postal_code,
+            "city": creditor.city,
+            "country_name": str(territories.get(creditor.country, creditor.country)),
+            "iban": creditor.iban_formatted,
+            "bic": creditor.bic,
+            "email": creditor.email,
+            "phone": creditor.phone,
+        },
+        "recipient": {
+            "name": _text(case.get("name")) or "",
+            "lines": [line for line in lines if line],
+        },
+        "invoices": [
+            {
+                "invoice_id": str(row["invoice_id"]),
+                "issue_date": day(row["issue_date"], "medium"),
+                "due_date": day(row["due_date"], "medium"),
+                "days_overdue": str(format_decimal(int(row["days_overdue"]), locale=locale)),
+                "open_amount": money(row["open_amount"]),
+            }
+            for row in invoices.to_dict("records")
+        ],
+        "n_invoices": len(invoices),
+        "max_days_overdue": str(format_decimal(max_days, locale=locale)),
+        "total": money(total),
+        "qr": _qr(creditor, total, currency, reference, lang, money(total)),
+        "offer": offer,
+        "reasons": _top_reasons(reasons),
+    }
+
+
+@dataclass(frozen=True)
+class _Renderer:
+    """What a batch of letters shares: templates, fetcher and font configuration."""
+
+    env: jinja2.Environment
+    fetcher: AssetURLFetcher
+    font_config: FontConfiguration
+
+    @classmethod
+    def create(cls) -> _Renderer:
+        return cls(_environment(), AssetURLFetcher(), FontConfiguration())
+
+    def html(self, context: Mapping[str, Any]) -> str:
+        try:
+            return self.env.get_template(TEMPLATE).render(context)
+        except jinja2.TemplateError as exc:
+            msg = f"case {context.get('case_id')}: template {TEMPLATE} failed: {exc}"
+            raise RenderError(msg, template=TEMPLATE, case_id=context.get("case_id")) from exc
+
+    def pdf(self, html: str, case_id: str | None) -> tuple[bytes, int]:
+        with _weasyprint_errors(case_id) as errors:
+            try:
+                document = HTML(
+                    string=html,
+                    base_url=self.fetcher.root.as_uri() + "/",
+                    url_fetcher=self.fetcher,
+                ).render(font_config=self.font_config, pdf_variant=_PDF_VARIANT)
+                data = document.write_pdf(pdf_variant=_PDF_VARIANT)
+            except RenderError:
+                raise
+            except Exception as exc:  # WeasyPrint raises many types; keep the case id.
+                msg = f"case {case_id}: the PDF could not be rendered: {exc}"
+                raise RenderError(msg, template=TEMPLATE, case_id=case_id) from exc
+        if errors:
+            msg = f"case {case_id}: WeasyPrint reported an error: {errors[0]}"
+            raise RenderError(msg, template=TEMPLATE, case_id=case_id)
+        return bytes(data), len(document.pages)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _weasyprint_errors(case_id: str | None) -> Iterator[list[str]]:
+    """Collect the ERROR records the ``weasyprint`` logger emits inside the block."""
+    handler = _Collect()
+    wp_logger = logging.getLogger("weasyprint")
+    wp_logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        wp_logger.removeHandler(handler)
+        if handler.messages:
+            logger.debug("case %s: WeasyPrint errors: %s", case_id, handler.messages)
+
+
+def render_html(
+    case: Mapping[str, Any],
+    invoices: pd.DataFrame,
+    reasons: pd.DataFrame,
+    *,
+    creditor: Creditor,
+    as_of: date,
+    lang: str,
+) -> str:
+    """Render one case's letter as HTML.
+
+    Parameters
+    ----------
+    case : Mapping
+        One row of ``Proposal.cases`` (``case_id, customer_id, currency, total, level,
+        offer, installments`` and the customer's ``name, street, postal_code, city,
+        country``).
+    invoices : pandas.DataFrame
+        The case's rows of ``Proposal.decisions`` (``invoice_id, issue_date, due_date,
+        days_overdue, open_amount``).
+    reasons : pandas.DataFrame
+        Reasons of the case's invoices in ``lang`` (``code, contribution, text``, as
+        from ``Explanations.reasons``); the three largest positive contributions with
+        distinct codes are listed. May be empty.
+    creditor : Creditor
+        Sender and payee.
+    as_of : datetime.date
+        Letter date; the payment deadline is :data:`PAYMENT_DAYS` later.
+    lang : {"de", "en"}
+        Letter language.
+
+    Returns
+    -------
+    str
+        A complete, self-contained HTML document (CSS inline, QR code as data URI).
+
+    Raises
+    ------
+    RenderError
+        If the language is unknown or the template fails.
+
+    Examples
+    --------
+    See the module docstring.
+    """
+    context = _context(case, invoices, reasons, creditor=creditor, as_of=as_of, lang=lang)
+    return _Renderer(_environment(), AssetURLFetcher(), FontConfiguration()).html(context)
+
+
+def render_pdf(html: str, *, case_id: str | None = None) -> tuple[bytes, int]:
+    """Render a letter's HTML to a PDF/UA-1 document with the restricted fetcher.
+
+    Parameters
+    ----------
+    html : str
+        From :func:`render_html`.
+    case_id : str, optional
+        Named in errors.
+
+    Returns
+    -------
+    (bytes, int)
+        The PDF and its number of pages.
+
+    Raises
+    ------
+    RenderError
+        If WeasyPrint fails or logs an ERROR (e.g. a refused URL, a missing ``alt``).
+
+    Examples
+    --------
+    >>> pdf, pages = render_pdf('<html lang="en"><title>t</title><p>Hello</p></html>')
+    >>> pdf[:5], pages
+    (b'%PDF-', 1)
+    >>> html = '<html lang="en"><title>t</title><img src="file:///etc/passwd" alt="x">'
+    >>> render_pdf(html, case_id="C1")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dunning.errors.RenderError: case C1: WeasyPrint reported an error: ... refused to fetch ...
+    """
+    return _Renderer.create().pdf(html, case_id)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render_letters(
+    cases: pd.DataFrame,
+    decisions: pd.DataFrame,
+    reasons: pd.DataFrame,
+    out_dir: str | os.PathLike[str],
+    *,
+    creditor: Creditor,
+    as_of: date,
+    formats: Sequence[str] = FORMATS,
+) -> pd.DataFrame:
+    """Render every case's letter to ``<out_dir>/<case_id>.html`` and ``.pdf``.
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        ``Proposal.cases``; each case's ``language`` chooses the letter language.
+    decisions : pandas.DataFrame
+        ``Proposal.decisions``; the rows with a case's ``case_id`` are its invoices.
+    reasons : pandas.DataFrame
+        ``invoice_id, code, contribution, text`` and optionally ``lang``: when ``lang``
+        is present, only rows in the case's language are used.
+    out_dir : path
+        Folder for the letters; created if missing.
+    creditor : Creditor
+        Sender and payee.
+    as_of : datetime.date
+        Letter date.
+    formats : sequence of {"html", "pdf"}
+        What to write; both by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The manifest (:data:`MANIFEST_COLUMNS`): one row per file written, with the
+        file's sha256 and the PDF's page count (also on the HTML row; ``NA`` when no
+        PDF was rendered).
+
+    Raises
+    ------
+    RenderError
+        If a letter cannot be rendered (the error names the case).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from datetime import date
+    >>> from decimal import Decimal
+    >>> import pandas as pd
+    >>> cases = pd.DataFrame({"case_id": ["C1"], "customer_id": ["K-1"], "name": ["Ann Lee"],
+    ...     "country": ["GB"], "language": ["en"], "currency": ["GBP"],
+    ...     "total": [Decimal("80.00")], "level": [1], "offer": ["none"]})
+    >>> decisions = pd.DataFrame({"case_id": ["C1"], "invoice_id": ["R-1"],
+    ...     "issue_date": pd.to_datetime(["2026-10-01"]),
+    ...     "due_date": pd.to_datetime(["2026-11-01"]), "days_overdue": [22],
+    ...     "open_amount": [Decimal("80.00")], "currency": ["GBP"]})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     manifest = render_letters(cases, decisions, pd.DataFrame(), tmp,
+    ...                               creditor=Creditor.demo(), as_of=date(2026, 11, 23))
+    >>> manifest[["case_id", "format", "pages"]].values.tolist()
+    [['C1', 'html', 1], ['C1', 'pdf', 1]]
+    """
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown or not formats:
+        msg = f"render_letters: formats must be a non-empty subset of {FORMATS}; got {formats}."
+        raise RenderError(msg)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    renderer = _Renderer.create()
+
+    invoices_by_case = dict(iter(decisions.groupby("case_id", sort=False, dropna=True)))
+    reasons_by_case: dict[Any, pd.DataFrame] = {}
+    if not reasons.empty:
+        linked = reasons.merge(
+            decisions[["invoice_id", "case_id"]].dropna(), on="invoice_id", how="inner"
+        )
+        reasons_by_case = dict(iter(linked.groupby("case_id", sort=False)))
+    empty = pd.DataFrame(columns=["invoice_id", "code", "contribution", "text"])
+
+    rows: list[dict[str, Any]] = []
+    records = cast("list[dict[str, Any]]", cases.to_dict("records"))
+    for done, case in enumerate(records, start=1):
+        cid = str(case["case_id"])
+        lang = str(case.get("language") or "de")
+        case_reasons = reasons_by_case.get(cid, empty)
+        if "lang" in case_reasons.columns:
+            case_reasons = case_reasons.loc[case_reasons["lang"] == lang]
+        invoices = invoices_by_case.get(cid, empty)
+        context = _context(case, invoices, case_reasons, creditor=creditor, as_of=as_of, lang=lang)
+        html = renderer.html(context)
+        pages: int | None = None
+        files: list[tuple[str, bytes]] = [("html", html.encode("utf-8"))]
+        if "pdf" in formats:
+            pdf, pages = renderer.pdf(html, cid)
+            files.append(("pdf", pdf))
+        for fmt, data in files:
+            if fmt not in formats:
+                continue
+            path = out / f"{cid}.{fmt}"
+            _write_atomic(path, data)
+            rows.append(
+                {
+                    "case_id": cid,
+                    "format": fmt,
+                    "path": str(path),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "pages": pages,
+                }
+            )
+        if done % 100 == 0 or done == len(records):
+            progress.info("letters: %d of %d cases rendered", done, len(records))
+
+    manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
+    manifest["case_id"] = manifest["case_id"].astype("str")
+    manifest["format"] = manifest["format"].astype("str")
+    manifest["path"] = manifest["path"].astype("str")
+    manifest["sha256"] = manifest["sha256"].astype("str")
+    manifest["pages"] = manifest["pages"].astype("Int64")
+    return manifest

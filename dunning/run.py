@@ -1,0 +1,630 @@
+"""The dunning run: train → score → decide → explain → write → record.
+
+:func:`run` chains one private function per stage, each replaceable on its own:
+
+1. ``_train``: a :class:`scoring.risk.RiskModel` on rolling snapshots before ``as_of``
+   (:func:`scoring.training.build_training_set`); no label looks past ``as_of``.
+2. ``_score``: features of the overdue open items on ``as_of``
+   (:func:`scoring.features.build_features`) and their risk of staying unpaid.
+3. ``_decide``: open items (:func:`dunning.ledger.open_items`) → levels, cases and
+   offers (:func:`dunning.proposal.propose`).
+4. ``_explain``: TreeSHAP contributions (:func:`explain.explain`) → the top 3 reasons
+   per invoice in the customer's language.
+5. ``_write_letters``: one HTML and one PDF letter per case in ``out/letters/``
+   (:func:`dunning.letters.render_letters`).
+6. ``_write_decisions``: ``out/decisions.csv``, one row per invoice decision.
+7. ``_write_report``: ``out/reports/run_summary.html`` (counts by level and offer, data
+   quality).
+8. ``_record``: the run, its decisions and letters in ``out/dunning.sqlite``
+   (:class:`dunning.store.DecisionStore`).
+
+Stage progress is logged at INFO on the ``dunning.progress`` logger. See
+``docs/run.md`` for the output layout and the columns of ``decisions.csv``.
+
+Examples
+--------
+>>> import tempfile
+>>> from datetime import date
+>>> from dunning.datasets import make_portfolio
+>>> as_of = date(2026, 11, 23)
+>>> with tempfile.TemporaryDirectory() as out:
+...     result = run(make_portfolio(40, seed=1, as_of=as_of), as_of=as_of, out=out,
+...                  formats=("html",))
+...     (Path(out) / "decisions.csv").is_file()
+True
+>>> result.counts["cases"] == len(result.cases)
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from dunning.ledger import open_items
+from dunning.letters import FORMATS, Creditor, render_letters
+from dunning.levels import LEVEL_NAMES, MAX_AUTOMATIC_LEVEL
+from dunning.models import SCHEMAS, Portfolio
+from dunning.proposal import Proposal, propose
+from dunning.store import DecisionStore, sqlite_url
+from explain.attributions import explain
+from scoring.features import build_features
+from scoring.risk import RiskModel
+from scoring.training import build_training_set
+
+__all__ = ["DECISIONS_CSV_COLUMNS", "RunResult", "portfolio_hash", "run"]
+
+logger = logging.getLogger(__name__)
+progress = logging.getLogger("dunning.progress")
+
+#: Number of reasons per invoice.
+N_REASONS = 3
+
+#: Columns of ``out/decisions.csv``, in order (see ``docs/run.md``).
+DECISIONS_CSV_COLUMNS: tuple[str, ...] = (
+    "as_of",
+    "invoice_id",
+    "customer_id",
+    "case_id",
+    "issue_date",
+    "due_date",
+    "days_overdue",
+    "open_amount",
+    "currency",
+    "disputed",
+    "risk",
+    "last_level",
+    "level",
+    "level_name_de",
+    "level_name_en",
+    "offer",
+    "offer_code",
+    "offer_reason",
+    "reason_lang",
+    "reason_codes",
+    *(f"reason_{i}" for i in range(1, N_REASONS + 1)),
+)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced: tables, files and counts.
+
+    Parameters
+    ----------
+    as_of : datetime.date
+        The run date.
+    run_id : str
+        Id of the run in the decision store.
+    decisions : pandas.DataFrame
+        One row per overdue open invoice: the columns of ``decisions.csv``
+        (``open_amount`` as ``Decimal``).
+    cases : pandas.DataFrame
+        One row per case (letter), as in :class:`dunning.proposal.Proposal`.
+    reasons : pandas.DataFrame
+        Top reasons per invoice in the customer's language (``invoice_id, rank, code,
+        feature, value, contribution, text, lang``).
+    manifest : pandas.DataFrame
+        Letters written (``case_id, format, path, sha256, pages``).
+    paths : Mapping of str to pathlib.Path
+        ``out``, ``letters``, ``reports``, ``decisions_csv``, ``run_summary``, ``store``.
+    counts : Mapping of str to int
+        ``open_items``, ``decisions``, ``cases``, ``level_1`` … ``level_4`` (cases by
+        case level), ``offer_installment_plan``, ``offer_none``, ``letters_html``,
+        ``letters_pdf``, ``files_written``.
+
+    Examples
+    --------
+    See the module docstring; ``print(result.summary())`` shows the counts.
+    """
+
+    as_of: date
+    run_id: str
+    decisions: pd.DataFrame
+    cases: pd.DataFrame
+    reasons: pd.DataFrame
+    manifest: pd.DataFrame
+    paths: Mapping[str, Path]
+    counts: Mapping[str, int]
+
+    def summary(self) -> str:
+        """A short plain-text summary: cases, letters by level, offers, files written.
+
+        Examples
+        --------
+        >>> r = RunResult(date(2026, 11, 23), "R1", pd.DataFrame(), pd.DataFrame(),
+        ...     pd.DataFrame(), pd.DataFrame(), {"out": Path("out")},
+        ...     {"decisions": 5, "cases": 3, "level_1": 2, "level_2": 1, "level_3": 0,
+        ...      "level_4": 0, "offer_installment_plan": 1, "offer_none": 2,
+        ...      "letters_html": 3, "letters_pdf": 3, "files_written": 9})
+        >>> print(r.summary())
+        Dunning run 2026-11-23 (R1): 5 overdue invoices, 3 cases (letters).
+        Letters by level: payment reminder 2, first reminder 1, second reminder 0, final notice 0.
+        Offers: installment plan 1, none 2.
+        Files written: 9 (3 HTML and 3 PDF letters, decisions.csv, run report, SQLite store) in out.
+        """
+        c = self.counts
+        levels = ", ".join(
+            f"{LEVEL_NAMES[level]['en']} {c.get(f'level_{level}', 0)}"
+            for level in range(1, MAX_AUTOMATIC_LEVEL + 1)
+        )
+        return "\n".join(
+            [
+                f"Dunning run {self.as_of.isoformat()} ({self.run_id}): "
+                f"{c.get('decisions', 0)} overdue invoices, {c.get('cases', 0)} cases (letters).",
+                f"Letters by level: {levels}.",
+                f"Offers: installment plan {c.get('offer_installment_plan', 0)}, "
+                f"none {c.get('offer_none', 0)}.",
+                f"Files written: {c.get('files_written', 0)} ({c.get('letters_html', 0)} HTML "
+                f"and {c.get('letters_pdf', 0)} PDF letters, decisions.csv, run report, "
+                f"SQLite store) in {self.paths.get('out', Path())}.",
+            ]
+        )
+
+
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    progress.info("%s ...", name)
+    start = time.perf_counter()
+    yield
+    progress.info("%s done in %.1f s", name, time.perf_counter() - start)
+
+
+def _software_version() -> str:
+    try:
+        return version("dunning")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def portfolio_hash(portfolio: Portfolio) -> str:
+    """A sha256 over the four input tables (names, columns and values, in order).
+
+    Examples
+    --------
+    >>> portfolio_hash(Portfolio.empty()) == portfolio_hash(Portfolio.empty())
+    True
+    """
+    digest = hashlib.sha256()
+    for name, table in portfolio.tables().items():
+        columns = "\x1f".join(map(str, table.columns))
+        digest.update(f"{name}\x1e{columns}\x1e".encode())
+        if len(table):
+            hashed = pd.util.hash_pandas_object(table, index=False)
+            digest.update(hashed.to_numpy(dtype=np.uint64).tobytes())
+    return digest.hexdigest()
+
+
+# --- stages ---------------------------------------------------------------------------
+
+
+def _train(portfolio: Portfolio, as_of: date, random_state: int) -> RiskModel:
+    training = build_training_set(portfolio, as_of)
+    progress.info("training set: %d rows, %d unpaid", len(training.X), int(training.y.sum()))
+    # One thread: on these training-set sizes it is as fast as several, it cannot be slowed
+    # down by OpenMP busy-waiting on a busy machine, and the model is the same everywhere.
+    return RiskModel(random_state=random_state, n_jobs=1).fit(training.X, training.y)
+
+
+def _score(model: RiskModel, portfolio: Portfolio, as_of: date) -> tuple[pd.DataFrame, pd.Series]:
+    features = build_features(portfolio, as_of)
+    if features.empty:
+        return features, pd.Series(dtype="float64", index=features.index, name="risk")
+    risk = pd.Series(model.predict_proba(features)[:, 1], index=features.index, name="risk")
+    return features, risk
+
+
+def _decide(
+    portfolio: Portfolio, features: pd.DataFrame, risk: pd.Series, as_of: date
+) -> tuple[Proposal, int]:
+    items = open_items(portfolio, as_of)
+    return propose(items, features, risk, portfolio.customers, as_of), len(items)
+
+
+def _explain(
+    model: RiskModel, features: pd.DataFrame, proposal: Proposal, customers: pd.DataFrame
+) -> pd.DataFrame:
+    columns = ["invoice_id", "rank", "code", "feature", "value", "contribution", "text", "lang"]
+    if features.empty or proposal.decisions.empty:
+        return pd.DataFrame(columns=columns)
+    explanations = explain(model, features)
+    language = (
+        customers.drop_duplicates("customer_id")
+        .set_index("customer_id")["language"]
+        .reindex(proposal.decisions["customer_id"].to_numpy())
+        .fillna("de")
+        .to_numpy()
+    )
+    wanted = pd.DataFrame(
+        {"invoice_id": proposal.decisions["invoice_id"].to_numpy(), "lang": language}
+    )
+    frames = []
+    for lang in sorted(set(language)):
+        table = explanations.reasons(k=N_REASONS, lang=lang).assign(lang=lang)
+        frames.append(table)
+    reasons = pd.concat(frames, ignore_index=True).merge(wanted, on=["invoice_id", "lang"])
+    return reasons.sort_values(["invoice_id", "rank"], kind="stable").reset_index(drop=True)[
+        columns
+    ]
+
+
+def _write_letters(
+    proposal: Proposal,
+    reasons: pd.DataFrame,
+    folder: Path,
+    creditor: Creditor,
+    formats: Sequence[str],
+) -> pd.DataFrame:
+    return render_letters(
+        proposal.cases,
+        proposal.decisions,
+        reasons,
+        folder,
+        creditor=creditor,
+        as_of=proposal.as_of,
+        formats=formats,
+    )
+
+
+def _decision_table(proposal: Proposal, reasons: pd.DataFrame) -> pd.DataFrame:
+    """One row per invoice decision with the case's offer and the invoice's reasons."""
+    d = proposal.decisions
+    table = d.loc[
+        :,
+        [
+            "invoice_id", "customer_id", "case_id", "issue_date", "due_date", "days_overdue",
+            "open_amount", "currency", "disputed", "risk", "last_level", "level",
+            "level_name_de", "level_name_en", "offer",
+        ],
+    ].copy()  # fmt: skip
+    table.insert(0, "as_of", pd.Timestamp(proposal.as_of))
+    case_offers = proposal.cases.set_index("case_id")[["offer_code", "offer_reason"]]
+    linked = case_offers.reindex(table["case_id"].to_numpy())
+    table["offer_code"] = pd.Series(linked["offer_code"].to_numpy(), dtype="str")
+    table["offer_reason"] = pd.Series(linked["offer_reason"].to_numpy(), dtype="str")
+
+    if reasons.empty:
+        wide = pd.DataFrame(index=pd.Index([], name="invoice_id"))
+        lang = pd.Series(dtype="str")
+        codes = pd.Series(dtype="str")
+    else:
+        ordered = reasons.sort_values(["invoice_id", "rank"], kind="stable")
+        grouped = ordered.groupby("invoice_id", sort=False)
+        codes = grouped["code"].agg("|".join)
+        lang = grouped["lang"].first()
+        wide = ordered.pivot(index="invoice_id", columns="rank", values="text")
+    ids = table["invoice_id"].to_numpy()
+    table["reason_lang"] = pd.Series(lang.reindex(ids).to_numpy(), dtype="str")
+    table["reason_codes"] = pd.Series(codes.reindex(ids).fillna("").to_numpy(), dtype="str")
+    for i in range(1, N_REASONS + 1):
+        column = wide[i] if i in wide.columns else pd.Series(dtype="str")
+        table[f"reason_{i}"] = pd.Series(column.reindex(ids).to_numpy(), dtype="str")
+    return table.loc[:, list(DECISIONS_CSV_COLUMNS)].reset_index(drop=True)
+
+
+def _write_atomic_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_decisions(table: pd.DataFrame, path: Path) -> None:
+    """``decisions.csv``: exact amounts as text, ISO dates, risk with 6 decimals."""
+    out = table.copy()
+    for column in ("as_of", "issue_date", "due_date"):
+        out[column] = out[column].dt.strftime("%Y-%m-%d")
+    out["open_amount"] = out["open_amount"].map(str)
+    out["risk"] = np.char.mod("%.6f", out["risk"].to_numpy(np.float64))
+    _write_atomic_text(path, out.to_csv(index=False, lineterminator="\n"))
+
+
+_REPORT = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Dunning run {{ as_of }}</title>
+<style>
+body { font-family: "DejaVu Sans", sans-serif; color: #111; max-width: 48rem; margin: 2rem; }
+table { border-collapse: collapse; margin-bottom: 1rem; }
+th, td { border-bottom: 1px solid #999; padding: 0.25rem 0.75rem; text-align: left; }
+td.num { text-align: right; }
+</style>
+</head>
+<body>
+<main>
+<h1>Dunning run {{ as_of }}</h1>
+<p>Run {{ run_id }}: {{ n_decisions }} overdue open invoices, {{ n_cases }} cases (one letter
+each), {{ n_files }} files written.</p>
+<h2>Letters by level</h2>
+<table>
+<thead><tr><th scope="col">Level</th><th scope="col">Name</th>
+<th scope="col">Cases</th></tr></thead>
+<tbody>
+{% for row in levels %}<tr><td>{{ row.level }}</td><td>{{ row.name }}</td>
+<td class="num">{{ row.count }}</td></tr>
+{% endfor %}</tbody>
+</table>
+<h2>Offers</h2>
+<table>
+<thead><tr><th scope="col">Offer</th><th scope="col">Cases</th></tr></thead>
+<tbody>
+{% for row in offers %}<tr><td>{{ row.offer }}</td><td class="num">{{ row.count }}</td></tr>
+{% endfor %}</tbody>
+</table>
+<h2>Data quality</h2>
+<p>{{ quality_note }}</p>
+<table>
+<thead><tr>{% for c in quality_columns %}<th scope="col">{{ c }}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for row in quality_rows %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>
+{% endfor %}</tbody>
+</table>
+<h2>Files</h2>
+<ul>
+{% for name, path in files %}<li>{{ name }}: {{ path }}</li>
+{% endfor %}</ul>
+</main>
+</body>
+</html>
+"""
+
+
+def _missing_rates(portfolio: Portfolio) -> pd.DataFrame:
+    """Rows and missing rate of each optional column, per input table."""
+    rows = []
+    for name, table in portfolio.tables().items():
+        for spec in SCHEMAS[name]:
+            if spec.required or spec.name not in table.columns:
+                continue
+            rate = float(table[spec.name].isna().mean()) if len(table) else 0.0
+            rows.append(
+                {"table": name, "column": spec.name, "rows": len(table), "missing": f"{rate:.1%}"}
+            )
+    return pd.DataFrame(rows, columns=["table", "column", "rows", "missing"])
+
+
+def _write_report(
+    path: Path,
+    *,
+    as_of: date,
+    run_id: str,
+    counts: Mapping[str, int],
+    files: Mapping[str, Path],
+    portfolio: Portfolio,
+    quality: pd.DataFrame | None,
+) -> None:
+    if quality is not None:
+        table = quality
+        note = "Data-quality summary from loading (missing rates and rejects per column)."
+    else:
+        table = _missing_rates(portfolio)
+        note = (
+            "No loading summary was given (the portfolio was passed in directly); missing "
+            "values of optional columns are shown. Missing values are kept, never filled in."
+        )
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    html = env.from_string(_REPORT).render(
+        as_of=as_of.isoformat(),
+        run_id=run_id,
+        n_decisions=counts["decisions"],
+        n_cases=counts["cases"],
+        n_files=counts["files_written"],
+        levels=[
+            {"level": lv, "name": LEVEL_NAMES[lv]["en"], "count": counts[f"level_{lv}"]}
+            for lv in range(1, MAX_AUTOMATIC_LEVEL + 1)
+        ],
+        offers=[
+            {"offer": "installment plan", "count": counts["offer_installment_plan"]},
+            {"offer": "none", "count": counts["offer_none"]},
+        ],
+        quality_note=note,
+        quality_columns=[str(c) for c in table.columns],
+        quality_rows=[["" if pd.isna(v) else v for v in row] for row in table.to_numpy()],
+        files=sorted((k, str(v)) for k, v in files.items()),
+    )
+    _write_atomic_text(path, html)
+
+
+def _record(
+    url: str,
+    *,
+    as_of: date,
+    portfolio: Portfolio,
+    table: pd.DataFrame,
+    n_cases: int,
+    manifest: pd.DataFrame,
+) -> str:
+    with DecisionStore(url) as store:
+        run_id = store.record_run(
+            as_of=as_of,
+            portfolio_hash=portfolio_hash(portfolio),
+            n_cases=n_cases,
+            software_version=_software_version(),
+        )
+        store.record_decisions(run_id, table)
+        store.record_letters(run_id, manifest)
+    return run_id
+
+
+def _counts(items: int, proposal: Proposal, manifest: pd.DataFrame) -> dict[str, int]:
+    cases = proposal.cases
+    levels = cases["level"].value_counts()
+    offers = cases["offer"].value_counts()
+    formats = manifest["format"].value_counts()
+    counts = {
+        "open_items": items,
+        "decisions": len(proposal.decisions),
+        "cases": len(cases),
+        **{f"level_{lv}": int(levels.get(lv, 0)) for lv in range(1, MAX_AUTOMATIC_LEVEL + 1)},
+        "offer_installment_plan": int(offers.get("installment_plan", 0)),
+        "offer_none": int(offers.get("none", 0)),
+        "letters_html": int(formats.get("html", 0)),
+        "letters_pdf": int(formats.get("pdf", 0)),
+    }
+    counts["files_written"] = len(manifest) + 3  # decisions.csv, run report, SQLite store
+    return counts
+
+
+def run(
+    portfolio: Portfolio,
+    *,
+    as_of: date,
+    out: str | os.PathLike[str],
+    creditor: Creditor | None = None,
+    random_state: int = 0,
+    quality: pd.DataFrame | None = None,
+    formats: Sequence[str] = FORMATS,
+) -> RunResult:
+    """Run the whole pipeline on a portfolio and write everything to ``out``.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        Validated tables (:func:`dunning.load_portfolio` or
+        :func:`dunning.datasets.make_portfolio`).
+    as_of : datetime.date
+        The run date; only facts dated on or before it are used.
+    out : path
+        Output folder, created if missing: ``letters/``, ``reports/``,
+        ``decisions.csv``, ``dunning.sqlite`` (a run is appended to an existing store).
+    creditor : Creditor, optional
+        Sender and payee of the letters; :meth:`Creditor.demo` by default.
+    random_state : int
+        Seed of the risk model.
+    quality : pandas.DataFrame, optional
+        ``LoadResult.quality``, shown in the run report; without it the report shows
+        the missing rates of the portfolio's optional columns.
+    formats : sequence of {"html", "pdf"}
+        Letter formats to write.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    DunningError
+        A subclass naming the stage's problem (``ModelError``, ``RenderError``,
+        ``StoreError``, ``DataError``).
+
+    Examples
+    --------
+    See the module docstring.
+    """
+    out_dir = Path(out)
+    letters_dir, reports_dir = out_dir / "letters", out_dir / "reports"
+    for folder in (out_dir, letters_dir, reports_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "out": out_dir,
+        "letters": letters_dir,
+        "reports": reports_dir,
+        "decisions_csv": out_dir / "decisions.csv",
+        "run_summary": reports_dir / "run_summary.html",
+        "store": out_dir / "dunning.sqlite",
+    }
+    creditor = creditor or Creditor.demo()
+
+    with _stage("train risk model"):
+        model = _train(portfolio, as_of, random_state)
+    with _stage("score overdue invoices"):
+        features, risk = _score(model, portfolio, as_of)
+    with _stage("decide levels, cases and offers"):
+        proposal, n_open = _decide(portfolio, features, risk, as_of)
+    progress.info("%d overdue invoices, %d cases", len(proposal.decisions), len(proposal.cases))
+    with _stage("explain"):
+        reasons = _explain(model, features, proposal, portfolio.customers)
+    with _stage(f"render {len(proposal.cases)} letters"):
+        manifest = _write_letters(proposal, reasons, letters_dir, creditor, formats)
+    table = _decision_table(proposal, reasons)
+    with _stage("write decisions.csv"):
+        _write_decisions(table, paths["decisions_csv"])
+    counts = _counts(n_open, proposal, manifest)
+    with _stage("record in the decision store"):
+        run_id = _record(
+            sqlite_url(paths["store"]),
+            as_of=as_of,
+            portfolio=portfolio,
+            table=table,
+            n_cases=len(proposal.cases),
+            manifest=manifest,
+        )
+    with _stage("write run report"):
+        _write_report(
+            paths["run_summary"],
+            as_of=as_of,
+            run_id=run_id,
+            counts=counts,
+            files=paths,
+            portfolio=portfolio,
+            quality=quality,
+        )
+    result = RunResult(
+        as_of=as_of,
+        run_id=run_id,
+        decisions=table,
+        cases=proposal.cases,
+        reasons=reasons,
+        manifest=manifest,
+        paths=paths,
+        counts=counts,
+    )
+    logger.debug("run %s finished: %s", run_id, counts)
+    return result
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`run`.
+
+    ``dunning.run`` names both this module and the function :func:`run` (exposed lazily by
+    ``dunning/__init__``). Python binds a submodule to its package's attribute when the
+    submodule is first imported, so after ``import dunning.run`` the attribute
+    ``dunning.run`` is this module. Making the module callable keeps ``dunning.run(...)``
+    working in either case (the data model's documented way to customise a module:
+    assigning ``__class__`` to a ``types.ModuleType`` subclass).
+    """
+
+    def __call__(
+        self,
+        portfolio: Portfolio,
+        *,
+        as_of: date,
+        out: str | os.PathLike[str],
+        creditor: Creditor | None = None,
+        random_state: int = 0,
+        quality: pd.DataFrame | None = None,
+        formats: Sequence[str] = FORMATS,
+    ) -> RunResult:
+        return run(
+            portfolio,
+            as_of=as_of,
+            out=out,
+            creditor=creditor,
+            random_state=random_state,
+            quality=quality,
+            formats=formats,
+        )
+
+
+sys.modules[__name__].__class__ = _CallableModule
