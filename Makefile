@@ -23,11 +23,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# System libraries WeasyPrint needs (Pango, fonts). Installed with apt when missing and
+# System libraries WeasyPrint needs (Pango, HarfBuzz subsetting for small reproducible
+# PDFs, fonts). Installed with apt when missing and
 # running as root; otherwise stop with the exact command to run.
 system-deps:
 	@missing=""; \
 	ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so' || missing="$$missing libharfbuzz-subset0"; \
 	command -v fc-list >/dev/null 2>&1 && fc-list | grep -qi dejavu || missing="$$missing fonts-dejavu-core fontconfig"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

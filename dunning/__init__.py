@@ -32,7 +32,7 @@ from dunning.models import Portfolio
 
 if TYPE_CHECKING:
     from dunning.io import CsvFormat, LoadResult, load_portfolio
-    from dunning.run import RunResult, run
+    from dunning.pipeline import RunResult, run
 
 __all__ = [
     "CsvFormat",
@@ -61,8 +61,8 @@ _LAZY = {
     "CsvFormat": "dunning.io",
     "LoadResult": "dunning.io",
     "load_portfolio": "dunning.io",
-    "RunResult": "dunning.run",
-    "run": "dunning.run",
+    "RunResult": "dunning.pipeline",
+    "run": "dunning.pipeline",
 }
 
 

@@ -92,7 +92,7 @@ def demo(
 
     # Imported here so that `dunning --help` stays fast.
     from dunning.datasets import make_portfolio
-    from dunning.run import run
+    from dunning.pipeline import run
 
     start = time.perf_counter()
     try:

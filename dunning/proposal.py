@@ -257,6 +257,10 @@ def propose(
         overdue["last_level"].to_numpy(np.int64),
         since,
     )
+    # A disputed invoice is never dunned: it stays in the decisions (level 0, no case)
+    # until the dispute is resolved, and is not listed in the customer's letter.
+    disputed = overdue["disputed"].astype("boolean").fillna(False).to_numpy(bool)
+    level = np.where(disputed, 0, level)
     overdue["risk"] = scores
     overdue["level"] = level
     overdue["level_name_de"] = pd.Series(level_names(level, "de"), dtype="str")
@@ -268,7 +272,7 @@ def propose(
         _weighted=overdue["risk"] * overdue["open_minor"].astype(np.float64),
         _disputed=overdue["disputed"].fillna(False).astype(bool),
     )
-    grouped = work.groupby(keys, sort=True)
+    grouped = work.loc[~disputed].groupby(keys, sort=True)
     agg = grouped.agg(
         level=("level", "max"),
         n_invoices=("invoice_id", "size"),
@@ -321,6 +325,7 @@ def propose(
     decisions = overdue.merge(
         cases[[*keys, "case_id", "offer"]], on=keys, how="left", validate="many_to_one"
     )
+    decisions.loc[disputed, "case_id"] = pd.NA
     decisions["offer"] = decisions["offer"].fillna("none").astype("str")
     decisions = decisions.loc[:, list(DECISION_COLUMNS)]
     return Proposal(decisions=decisions, cases=cases, as_of=as_of)

@@ -221,7 +221,7 @@ class DecisionStore:
         as_of : datetime.date
             The run date.
         portfolio_hash : str
-            Hash of the input tables (see :func:`dunning.run.portfolio_hash`).
+            Hash of the input tables (see :func:`dunning.pipeline.portfolio_hash`).
         n_cases : int
             Number of cases (letters) proposed.
         software_version : str

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from dunning.datasets import industry_outlook, make_portfolio, outlook_on
-from dunning.datasets._generator import LEVEL_DAYS, _Hazard
+from dunning.datasets._generator import LAST_RUN_LAG_DAYS, LEVEL_DAYS, _Hazard
 from dunning.errors import DataError, PolicyError
 from dunning.ledger import open_items
 from dunning.models import NACE_SECTIONS, SCHEMAS, Portfolio, is_valid_iban
@@ -133,11 +133,11 @@ def test_invoice_and_payment_invariants(portfolio: Portfolio) -> None:
 
 
 def test_history_follows_the_standard_schedule(portfolio: Portfolio) -> None:
-    """Level L is on due + 7/21/35/49 days, dated ≤ as_of, exactly for invoices unpaid then."""
+    """Level L is on due + 7/21/35/49 days, up to the last weekly run, for invoices unpaid then."""
     inv = portfolio.invoices.set_index("invoice_id")
     settled = _settled_on(portfolio)
     settled.index = portfolio.invoices["invoice_id"]
-    cutoff = pd.Timestamp(AS_OF)
+    cutoff = pd.Timestamp(AS_OF) - pd.Timedelta(days=LAST_RUN_LAG_DAYS)
     expected = []
     for level, days in enumerate(LEVEL_DAYS, start=1):
         on = inv["due_date"] + pd.Timedelta(days=days)

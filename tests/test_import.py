@@ -20,7 +20,7 @@ MODULES = [
     "dunning.proposal",
     "dunning.letters",
     "dunning.store",
-    "dunning.run",
+    "dunning.pipeline",
     "dunning.cli",
     "scoring",
     "scoring.features",

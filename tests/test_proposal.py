@@ -76,8 +76,8 @@ def test_one_decision_per_overdue_invoice() -> None:
     assert sorted(d["invoice_id"]) == ["R1", "R2", "R4", "R5", "R6", "R7"]
     levels = dict(zip(d["invoice_id"], d["level"], strict=True))
     # R1: 100 days overdue, level 1 eight days ago -> too soon; R2: 23 days, never dunned -> 1;
-    # R4: 54 days, never dunned -> 1; R5: level 1 three days ago -> 0; R6, R7: 22 days -> 1.
-    assert levels == {"R1": 0, "R2": 1, "R4": 1, "R5": 0, "R6": 1, "R7": 1}
+    # R4: 54 days but disputed -> 0; R5: level 1 three days ago -> 0; R6, R7: 22 days -> 1.
+    assert levels == {"R1": 0, "R2": 1, "R4": 0, "R5": 0, "R6": 1, "R7": 1}
     assert d.set_index("invoice_id").loc["R2", "level_name_de"] == "Zahlungserinnerung"
     assert proposal.as_of == AS_OF
 
@@ -106,14 +106,14 @@ def test_customer_without_new_letter_has_no_case() -> None:
     assert r5["offer"] == "none"
 
 
-def test_channel_and_disputed() -> None:
-    """K2 consented to letters only; its disputed invoice marks the case disputed."""
-    k2 = _propose().cases.set_index("customer_id").loc["K2"]
-    assert k2["channel"] == "letter"
-    assert bool(k2["disputed"]) is True
-    assert k2["offer_code"] == "DISPUTED"
-    assert k2["currency"] == "GBP"
-    assert k2["total"] == Decimal("20.20")
+def test_disputed_invoice_is_never_dunned() -> None:
+    """K2's only overdue invoice R4 is disputed: level 0, no case, no letter."""
+    proposal = _propose()
+    assert "K2" not in set(proposal.cases["customer_id"])
+    r4 = proposal.decisions.set_index("invoice_id").loc["R4"]
+    assert r4["level"] == 0
+    assert pd.isna(r4["case_id"])
+    assert r4["offer"] == "none"
 
 
 def test_case_id_is_stable_and_per_currency() -> None:

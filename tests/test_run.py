@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from dunning.cli import app
 from dunning.datasets import make_portfolio
-from dunning.run import DECISIONS_CSV_COLUMNS, RunResult, run
+from dunning.pipeline import DECISIONS_CSV_COLUMNS, RunResult, run
 from dunning.store import DecisionStore, sqlite_url
 
 AS_OF = date(2026, 11, 23)

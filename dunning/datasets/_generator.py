@@ -51,6 +51,9 @@ HISTORY_DAYS = 730
 TRUTH_HORIZON_DAYS = 30
 #: The standard dunning schedule: level L is issued on due + 7 + 14 (L - 1) days.
 LEVEL_DAYS: tuple[int, ...] = (7, 21, 35, 49)
+#: The generated dunning history ends with a (weekly) run this many days before ``as_of``:
+#: letters falling due since then are left for the run on ``as_of`` to decide.
+LAST_RUN_LAG_DAYS = 7
 
 # --- Invoices -----------------------------------------------------------------------------
 #: Mean invoices per customer over ``HISTORY_DAYS`` for a customer active the whole
@@ -285,8 +288,9 @@ def make_portfolio(
       20–40 % on the first paying day and, for half of them, another 20–35 % 7–21 days
       later, if before the settlement, which pays the rest.
     * **Dunning history.** Level 1–4 on due + 7, 21, 35, 49 days if the invoice is not
-      fully paid on that day (and the day is not after ``as_of``), by e-mail if the
-      customer consented to e-mail, else by letter.
+      fully paid on that day and the day is at least 7 days before ``as_of`` (the last
+      weekly dunning run; what fell due since is left for the run on ``as_of``), by e-mail
+      if the customer consented to e-mail, else by letter.
 
     Examples
     --------
@@ -532,7 +536,8 @@ def _payments(
 
     # Dunning history: level L on due + LEVEL_DAYS[L-1] if not fully paid on that day.
     level_day = inv.due[:, None] + np.asarray(LEVEL_DAYS, dtype=np.int64)[None, :]
-    h_inv, h_col = np.nonzero((level_day <= as_of) & (settle[:, None] > level_day))
+    last_run = as_of - LAST_RUN_LAG_DAYS
+    h_inv, h_col = np.nonzero((level_day <= last_run) & (settle[:, None] > level_day))
     h_day = level_day[h_inv, h_col]
     order = np.lexsort((h_col, h_inv, h_day))
     h_inv, h_col, h_day = h_inv[order], h_col[order], h_day[order]

@@ -41,10 +41,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
 import tempfile
 import time
-import types
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -592,39 +590,3 @@ def run(
     )
     logger.debug("run %s finished: %s", run_id, counts)
     return result
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`run`.
-
-    ``dunning.run`` names both this module and the function :func:`run` (exposed lazily by
-    ``dunning/__init__``). Python binds a submodule to its package's attribute when the
-    submodule is first imported, so after ``import dunning.run`` the attribute
-    ``dunning.run`` is this module. Making the module callable keeps ``dunning.run(...)``
-    working in either case (the data model's documented way to customise a module:
-    assigning ``__class__`` to a ``types.ModuleType`` subclass).
-    """
-
-    def __call__(
-        self,
-        portfolio: Portfolio,
-        *,
-        as_of: date,
-        out: str | os.PathLike[str],
-        creditor: Creditor | None = None,
-        random_state: int = 0,
-        quality: pd.DataFrame | None = None,
-        formats: Sequence[str] = FORMATS,
-    ) -> RunResult:
-        return run(
-            portfolio,
-            as_of=as_of,
-            out=out,
-            creditor=creditor,
-            random_state=random_state,
-            quality=quality,
-            formats=formats,
-        )
-
-
-sys.modules[__name__].__class__ = _CallableModule
