@@ -28,15 +28,27 @@ Examples
 
 from __future__ import annotations
 
+from scoring.clv import (
+    BetaGeoModel,
+    GammaGammaModel,
+    contractual_clv,
+    estimate_to_money,
+    summary_from_transactions,
+)
 from scoring.features import FEATURES, FeatureSpec, build_features
 from scoring.risk import RiskModel
 from scoring.training import TrainingSet, build_training_set
 
 __all__ = [
     "FEATURES",
+    "BetaGeoModel",
     "FeatureSpec",
+    "GammaGammaModel",
     "RiskModel",
     "TrainingSet",
     "build_features",
     "build_training_set",
+    "contractual_clv",
+    "estimate_to_money",
+    "summary_from_transactions",
 ]

@@ -23,6 +23,7 @@ MODULES = [
     "dunning.pipeline",
     "dunning.cli",
     "scoring",
+    "scoring.clv",
     "scoring.features",
     "scoring.training",
     "scoring.risk",
