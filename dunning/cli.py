@@ -92,12 +92,22 @@ def demo(
 
     # Imported here so that `dunning --help` stays fast.
     from dunning.datasets import make_portfolio
+    from dunning.io import load_portfolio
     from dunning.pipeline import run
 
     start = time.perf_counter()
     try:
-        portfolio = make_portfolio(customers, seed=seed, as_of=run_date)
-        result = run(portfolio, as_of=run_date, out=out)
+        generated = make_portfolio(customers, seed=seed, as_of=run_date)
+        # The demo goes through the same validation as real data, so the run report
+        # carries the data-quality summary.
+        loaded = load_portfolio(
+            generated.customers,
+            generated.invoices,
+            generated.payments,
+            generated.history,
+            as_of=run_date,
+        )
+        result = run(loaded.portfolio, as_of=run_date, out=out, quality=loaded.quality)
     except DunningError as exc:
         err.print(f"dunning demo: error: {exc}", markup=False, highlight=False)
         raise typer.Exit(code=2) from None
@@ -115,6 +125,7 @@ def demo(
     table.add_column("", style="bold")
     table.add_column("count", justify="right")
     table.add_row("customers", str(customers))
+    table.add_row("input rows rejected", str(sum(loaded.rows_rejected.values())))
     table.add_row("overdue invoices (decisions)", str(counts["decisions"]))
     table.add_row("cases (letters)", str(counts["cases"]))
     for level in range(1, MAX_AUTOMATIC_LEVEL + 1):
