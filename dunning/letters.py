@@ -68,7 +68,7 @@ from weasyprint.text.fonts import FontConfiguration
 from dunning._assets import AssetURLFetcher, templates_dir
 from dunning.errors import RenderError
 from dunning.levels import LEVEL_NAMES
-from dunning.models import is_valid_country
+from dunning.models import CountryCode, IbanText
 from dunning.offers import DEFAULT_INSTALLMENTS, installment_schedule
 
 __all__ = [
@@ -141,28 +141,11 @@ class Creditor(BaseModel):
     street: Annotated[str, Field(min_length=1)]
     postal_code: Annotated[str, Field(min_length=1)]
     city: Annotated[str, Field(min_length=1)]
-    country: str
-    iban: str
+    country: CountryCode
+    iban: IbanText
     bic: str | None = None
     email: Annotated[str, Field(min_length=3)]
     phone: Annotated[str, Field(min_length=3)]
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        if not is_valid_country(value):
-            msg = f"country {value!r} is not an ISO 3166-1 alpha-2 code such as 'DE' or 'GB'"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("iban")
-    @classmethod
-    def _iban(cls, value: str) -> str:
-        try:
-            return str(IBAN(value).compact)
-        except SchwiftyException as exc:
-            msg = f"invalid IBAN {value!r}: {exc}"
-            raise ValueError(msg) from exc
 
     @field_validator("bic")
     @classmethod

@@ -51,7 +51,7 @@ from typing import Annotated, Literal
 
 import pandas as pd
 from babel import Locale
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
@@ -64,8 +64,10 @@ __all__ = [
     "SCHEMAS",
     "SEGMENTS",
     "ColumnSpec",
+    "CountryCode",
     "Customer",
     "DunningEvent",
+    "IbanText",
     "Invoice",
     "Payment",
     "Portfolio",
@@ -191,6 +193,26 @@ def is_valid_iban(value: object) -> bool:
     return True
 
 
+def _country_code(value: str) -> str:
+    if not is_valid_country(value):
+        msg = f"country {value!r} is not an ISO 3166-1 alpha-2 code such as 'DE' or 'GB'"
+        raise ValueError(msg)
+    return value
+
+
+def _compact_iban(value: str) -> str:
+    try:
+        return str(IBAN(value).compact)
+    except SchwiftyException as exc:
+        msg = f"invalid IBAN {value!r}: {exc}"
+        raise ValueError(msg) from exc
+
+
+#: A pydantic field type: an ISO 3166-1 alpha-2 country code.
+CountryCode = Annotated[str, AfterValidator(_country_code)]
+#: A pydantic field type: an IBAN checked with schwifty, stored compact (no spaces).
+IbanText = Annotated[str, AfterValidator(_compact_iban)]
+
 _FROZEN = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, str_strip_whitespace=True)
 _Id = Annotated[str, Field(min_length=1, max_length=64)]
 _Text = Annotated[str, Field(min_length=1)]
@@ -226,7 +248,7 @@ class Customer(BaseModel):
     street: str | None = None
     postal_code: str | None = None
     city: str | None = None
-    country: str
+    country: CountryCode
     language: Literal["de", "en"]
     segment: Literal["B2C", "B2B"]
     industry: Literal[
@@ -235,28 +257,9 @@ class Customer(BaseModel):
     ] | None = None  # fmt: skip
     email: str | None = None
     phone: str | None = None
-    iban: str | None = None
+    iban: IbanText | None = None
     vulnerable: bool = False
     contact_consent: frozenset[Literal["email", "letter", "sms"]] = frozenset({"letter"})
-
-    @field_validator("country")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        if not is_valid_country(value):
-            msg = f"country {value!r} is not an ISO 3166-1 alpha-2 code such as 'DE' or 'GB'"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("iban")
-    @classmethod
-    def _iban(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return str(IBAN(value).compact)
-        except SchwiftyException as exc:
-            msg = f"invalid IBAN {value!r}: {exc}"
-            raise ValueError(msg) from exc
 
 
 class Invoice(BaseModel):
