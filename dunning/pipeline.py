@@ -54,6 +54,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from dunning.errors import ModelError
 from dunning.ledger import open_items
 from dunning.letters import FORMATS, Creditor, render_letters
 from dunning.levels import LEVEL_NAMES, MAX_AUTOMATIC_LEVEL
@@ -62,6 +63,7 @@ from dunning.proposal import Proposal, propose
 from dunning.store import DecisionStore, sqlite_url
 from explain.attributions import explain
 from scoring.features import build_features
+from scoring.model_card import model_card
 from scoring.risk import RiskModel
 from scoring.training import build_training_set
 
@@ -211,12 +213,44 @@ def portfolio_hash(portfolio: Portfolio) -> str:
 # --- stages ---------------------------------------------------------------------------
 
 
-def _train(portfolio: Portfolio, as_of: date, random_state: int) -> RiskModel:
+def _train(
+    portfolio: Portfolio, as_of: date, random_state: int, out_dir: Path | None = None
+) -> RiskModel:
+    """Time-aware training with early stopping and isotonic calibration (docs/risk-model.md).
+
+    The two latest snapshots are held out for early stopping, calibration and metrics.
+    When they cannot be (too few snapshots, or a slice with one outcome only), the model
+    is fitted on all snapshots without validation or calibration, and a warning says so.
+    With ``out_dir``, the bundle goes to ``out_dir/model/`` and its model card to
+    ``out_dir/reports/model_card.html``.
+    """
     training = build_training_set(portfolio, as_of)
     progress.info("training set: %d rows, %d unpaid", len(training.X), int(training.y.sum()))
     # One thread: on these training-set sizes it is as fast as several, it cannot be slowed
     # down by OpenMP busy-waiting on a busy machine, and the model is the same everywhere.
-    return RiskModel(random_state=random_state, n_jobs=1).fit(training.X, training.y)
+    # No monotone constraints: on the demo portfolios they cost up to 1 point of the oracle
+    # AUC ratio (measured in docs/risk-model.md); RiskModel(monotone="features") adds them.
+    model = RiskModel(n_estimators=1000, random_state=random_state, n_jobs=1)
+    try:
+        model.fit_time_aware(
+            training,
+            validation_snapshots=2,
+            calibration="isotonic",
+            source=f"portfolio sha256 {portfolio_hash(portfolio)[:16]}, run of {as_of}",
+        )
+    except ModelError as exc:
+        logger.warning(
+            "time-aware training not possible, fitting on all snapshots without validation "
+            "or calibration: %s",
+            exc,
+        )
+        model = RiskModel(random_state=random_state, n_jobs=1).fit(training.X, training.y)
+    if out_dir is not None:
+        bundle = model.save(out_dir / "model", created_at=as_of)
+        card = model_card(bundle, format="html")
+        (out_dir / "reports").mkdir(parents=True, exist_ok=True)
+        _write_atomic_text(out_dir / "reports" / "model_card.html", card)
+    return model
 
 
 def _score(model: RiskModel, portfolio: Portfolio, as_of: date) -> tuple[pd.DataFrame, pd.Series]:
@@ -545,7 +579,7 @@ def run(
     creditor = creditor or Creditor.demo()
 
     with _stage("train risk model"):
-        model = _train(portfolio, as_of, random_state)
+        model = _train(portfolio, as_of, random_state, out_dir)
     with _stage("score overdue invoices"):
         features, risk = _score(model, portfolio, as_of)
     with _stage("decide levels, cases and offers"):

@@ -4,7 +4,12 @@
   :func:`build_features` (one row per overdue open invoice, facts known on the day).
 * :mod:`scoring.training`: :func:`build_training_set`, rolling snapshots with leak-free
   labels ("not fully paid 30 days after the decision date").
-* :mod:`scoring.risk`: :class:`RiskModel`, a scikit-learn classifier around LightGBM.
+* :mod:`scoring.risk`: :class:`RiskModel`, a scikit-learn classifier around LightGBM, with
+  time-aware validation, early stopping, calibration and a bundle saved without pickle.
+* :mod:`scoring.calibration`: :class:`IsotonicCalibrator`, :class:`PlattCalibrator`.
+* :mod:`scoring.metrics`: :func:`risk_metrics` (ROC AUC, PR AUC, Brier, ECE),
+  :func:`calibration_table`, :func:`bootstrap_intervals`.
+* :mod:`scoring.model_card`: :func:`model_card` of a saved risk model (Markdown or HTML).
 
 Examples
 --------
@@ -28,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+from scoring.calibration import IsotonicCalibrator, PlattCalibrator, calibrator_from_dict
 from scoring.clv import (
     BetaGeoModel,
     GammaGammaModel,
@@ -36,6 +42,13 @@ from scoring.clv import (
     summary_from_transactions,
 )
 from scoring.features import FEATURES, FeatureSpec, build_features
+from scoring.metrics import (
+    bootstrap_intervals,
+    calibration_table,
+    expected_calibration_error,
+    risk_metrics,
+)
+from scoring.model_card import model_card
 from scoring.risk import RiskModel
 from scoring.training import TrainingSet, build_training_set
 
@@ -44,11 +57,19 @@ __all__ = [
     "BetaGeoModel",
     "FeatureSpec",
     "GammaGammaModel",
+    "IsotonicCalibrator",
+    "PlattCalibrator",
     "RiskModel",
     "TrainingSet",
+    "bootstrap_intervals",
     "build_features",
     "build_training_set",
+    "calibration_table",
+    "calibrator_from_dict",
     "contractual_clv",
     "estimate_to_money",
+    "expected_calibration_error",
+    "model_card",
+    "risk_metrics",
     "summary_from_transactions",
 ]
