@@ -5,7 +5,10 @@
 1. ``_train``: a :class:`scoring.risk.RiskModel` on rolling snapshots before ``as_of``
    (:func:`scoring.training.build_training_set`); no label looks past ``as_of``.
 2. ``_score``: features of the overdue open items on ``as_of``
-   (:func:`scoring.features.build_features`) and their risk of staying unpaid.
+   (:func:`scoring.features.build_features`) and their calibrated risk of staying
+   unpaid; ``_flag_anomalies`` (:func:`scoring.anomaly.anomaly_flags`) and
+   ``_check_drift`` (PSI against the model's training reference,
+   :func:`scoring.drift.drift_report`).
 3. ``_decide``: open items (:func:`dunning.ledger.open_items`) → levels, cases and
    offers (:func:`dunning.proposal.propose`).
 4. ``_explain``: TreeSHAP contributions (:func:`explain.explain`) → the top 3 reasons
@@ -13,8 +16,9 @@
 5. ``_write_letters``: one HTML and one PDF letter per case in ``out/letters/``
    (:func:`dunning.letters.render_letters`).
 6. ``_write_decisions``: ``out/decisions.csv``, one row per invoice decision.
-7. ``_write_report``: ``out/reports/run_summary.html`` (counts by level and offer, data
-   quality).
+7. ``_write_report``: ``out/reports/run_summary.html`` (counts by level and offer,
+   anomalies, drift, data quality) from ``templates/reports/run_summary.html.j2``; the
+   model bundle is in ``out/model/`` and its card in ``out/reports/model_card.html``.
 8. ``_record``: the run, its decisions and letters in ``out/dunning.sqlite``
    (:class:`dunning.store.DecisionStore`).
 
@@ -54,6 +58,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from dunning._assets import templates_dir
 from dunning.errors import ModelError
 from dunning.ledger import open_items
 from dunning.letters import FORMATS, Creditor, render_letters
@@ -62,6 +67,8 @@ from dunning.models import SCHEMAS, Portfolio
 from dunning.proposal import Proposal, propose
 from dunning.store import DecisionStore, sqlite_url
 from explain.attributions import explain
+from scoring.anomaly import anomaly_flags
+from scoring.drift import DriftReport, ReferenceDistribution, drift_report
 from scoring.features import build_features
 from scoring.model_card import model_card
 from scoring.risk import RiskModel
@@ -98,6 +105,7 @@ DECISIONS_CSV_COLUMNS: tuple[str, ...] = (
     "reason_lang",
     "reason_codes",
     *(f"reason_{i}" for i in range(1, N_REASONS + 1)),
+    "anomaly_flags",
 )
 
 
@@ -122,11 +130,16 @@ class RunResult:
     manifest : pandas.DataFrame
         Letters written (``case_id, format, path, sha256, pages``).
     paths : Mapping of str to pathlib.Path
-        ``out``, ``letters``, ``reports``, ``decisions_csv``, ``run_summary``, ``store``.
+        ``out``, ``letters``, ``reports``, ``decisions_csv``, ``run_summary``, ``store``,
+        ``model`` (the risk-model bundle) and ``model_card``.
     counts : Mapping of str to int
         ``open_items``, ``decisions``, ``cases``, ``level_1`` … ``level_4`` (cases by
         case level), ``offer_installment_plan``, ``offer_none``, ``letters_html``,
-        ``letters_pdf``, ``files_written``.
+        ``letters_pdf``, ``anomalies`` (invoices with an anomaly flag), ``drift_alarm``
+        (1 when a feature or the score shifted significantly), ``files_written``.
+    drift : pandas.DataFrame or None
+        Population stability of every feature and of the score against the model's
+        training reference (:func:`scoring.drift.drift_report`).
 
     Examples
     --------
@@ -141,6 +154,7 @@ class RunResult:
     manifest: pd.DataFrame
     paths: Mapping[str, Path]
     counts: Mapping[str, int]
+    drift: pd.DataFrame | None = None
 
     def summary(self) -> str:
         """A short plain-text summary: cases, letters by level, offers, files written.
@@ -261,11 +275,34 @@ def _score(model: RiskModel, portfolio: Portfolio, as_of: date) -> tuple[pd.Data
     return features, risk
 
 
+def _flag_anomalies(
+    portfolio: Portfolio, as_of: date, features: pd.DataFrame, items: pd.DataFrame
+) -> pd.Series:
+    """The ``|``-joined anomaly codes of each overdue invoice ("" for none)."""
+    if features.empty:
+        return pd.Series(dtype="str", index=features.index, name="anomaly_flags")
+    flags = anomaly_flags(portfolio, as_of, features=features, items=items)
+    return flags["flags"].fillna("").astype("str").rename("anomaly_flags")
+
+
+def _check_drift(model: RiskModel, features: pd.DataFrame, risk: pd.Series) -> DriftReport | None:
+    """PSI of today's features and scores against the model's training reference."""
+    reference = getattr(model, "reference_", None)
+    if features.empty or not reference:
+        return None
+    return drift_report(
+        ReferenceDistribution.from_dict(reference), features, score_new=risk.to_numpy()
+    )
+
+
 def _decide(
-    portfolio: Portfolio, features: pd.DataFrame, risk: pd.Series, as_of: date
-) -> tuple[Proposal, int]:
-    items = open_items(portfolio, as_of)
-    return propose(items, features, risk, portfolio.customers, as_of), len(items)
+    portfolio: Portfolio,
+    features: pd.DataFrame,
+    risk: pd.Series,
+    as_of: date,
+    items: pd.DataFrame,
+) -> Proposal:
+    return propose(items, features, risk, portfolio.customers, as_of)
 
 
 def _explain(
@@ -313,8 +350,10 @@ def _write_letters(
     )
 
 
-def _decision_table(proposal: Proposal, reasons: pd.DataFrame) -> pd.DataFrame:
-    """One row per invoice decision with the case's offer and the invoice's reasons."""
+def _decision_table(
+    proposal: Proposal, reasons: pd.DataFrame, anomalies: pd.Series
+) -> pd.DataFrame:
+    """One row per invoice decision with the case's offer, its reasons and anomaly flags."""
     d = proposal.decisions
     table = d.loc[
         :,
@@ -346,6 +385,7 @@ def _decision_table(proposal: Proposal, reasons: pd.DataFrame) -> pd.DataFrame:
     for i in range(1, N_REASONS + 1):
         column = wide[i] if i in wide.columns else pd.Series(dtype="str")
         table[f"reason_{i}"] = pd.Series(column.reindex(ids).to_numpy(), dtype="str")
+    table["anomaly_flags"] = pd.Series(anomalies.reindex(ids).fillna("").to_numpy(), dtype="str")
     return table.loc[:, list(DECISIONS_CSV_COLUMNS)].reset_index(drop=True)
 
 
@@ -368,58 +408,6 @@ def _write_decisions(table: pd.DataFrame, path: Path) -> None:
     out["open_amount"] = out["open_amount"].map(str)
     out["risk"] = np.char.mod("%.6f", out["risk"].to_numpy(np.float64))
     _write_atomic_text(path, out.to_csv(index=False, lineterminator="\n"))
-
-
-_REPORT = """\
-<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Dunning run {{ as_of }}</title>
-<style>
-body { font-family: "DejaVu Sans", sans-serif; color: #111; max-width: 48rem; margin: 2rem; }
-table { border-collapse: collapse; margin-bottom: 1rem; }
-th, td { border-bottom: 1px solid #999; padding: 0.25rem 0.75rem; text-align: left; }
-td.num { text-align: right; }
-</style>
-</head>
-<body>
-<main>
-<h1>Dunning run {{ as_of }}</h1>
-<p>Run {{ run_id }}: {{ n_decisions }} overdue open invoices, {{ n_cases }} cases (one letter
-each), {{ n_files }} files written.</p>
-<h2>Letters by level</h2>
-<table>
-<thead><tr><th scope="col">Level</th><th scope="col">Name</th>
-<th scope="col">Cases</th></tr></thead>
-<tbody>
-{% for row in levels %}<tr><td>{{ row.level }}</td><td>{{ row.name }}</td>
-<td class="num">{{ row.count }}</td></tr>
-{% endfor %}</tbody>
-</table>
-<h2>Offers</h2>
-<table>
-<thead><tr><th scope="col">Offer</th><th scope="col">Cases</th></tr></thead>
-<tbody>
-{% for row in offers %}<tr><td>{{ row.offer }}</td><td class="num">{{ row.count }}</td></tr>
-{% endfor %}</tbody>
-</table>
-<h2>Data quality</h2>
-<p>{{ quality_note }}</p>
-<table>
-<thead><tr>{% for c in quality_columns %}<th scope="col">{{ c }}</th>{% endfor %}</tr></thead>
-<tbody>
-{% for row in quality_rows %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>
-{% endfor %}</tbody>
-</table>
-<h2>Files</h2>
-<ul>
-{% for name, path in files %}<li>{{ name }}: {{ path }}</li>
-{% endfor %}</ul>
-</main>
-</body>
-</html>
-"""
 
 
 def _missing_rates(portfolio: Portfolio) -> pd.DataFrame:
@@ -445,7 +433,9 @@ def _write_report(
     files: Mapping[str, Path],
     portfolio: Portfolio,
     quality: pd.DataFrame | None,
+    drift: DriftReport | None,
 ) -> None:
+    """``reports/run_summary.html`` from ``templates/reports/run_summary.html.j2``."""
     if quality is not None:
         table = quality
         note = "Data-quality summary from loading (missing rates and rejects per column)."
@@ -455,8 +445,13 @@ def _write_report(
             "No loading summary was given (the portfolio was passed in directly); missing "
             "values of optional columns are shown. Missing values are kept, never filled in."
         )
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    html = env.from_string(_REPORT).render(
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir() / "reports"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    drift_table = drift.table if drift is not None else pd.DataFrame()
+    html = env.get_template("run_summary.html.j2").render(
         as_of=as_of.isoformat(),
         run_id=run_id,
         n_decisions=counts["decisions"],
@@ -474,6 +469,13 @@ def _write_report(
         quality_columns=[str(c) for c in table.columns],
         quality_rows=[["" if pd.isna(v) else v for v in row] for row in table.to_numpy()],
         files=sorted((k, str(v)) for k, v in files.items()),
+        n_anomalies=counts["anomalies"],
+        drift_text=drift.text("en") if drift is not None else "",
+        drift_columns=[str(c) for c in drift_table.columns],
+        drift_rows=[
+            ["" if pd.isna(v) else (f"{v:.3f}" if isinstance(v, float) else v) for v in row]
+            for row in drift_table.to_numpy()
+        ],
     )
     _write_atomic_text(path, html)
 
@@ -499,7 +501,14 @@ def _record(
     return run_id
 
 
-def _counts(items: int, proposal: Proposal, manifest: pd.DataFrame) -> dict[str, int]:
+def _counts(
+    items: int,
+    proposal: Proposal,
+    manifest: pd.DataFrame,
+    anomalies: pd.Series,
+    drift: DriftReport | None,
+    model_files: int,
+) -> dict[str, int]:
     cases = proposal.cases
     levels = cases["level"].value_counts()
     offers = cases["offer"].value_counts()
@@ -513,8 +522,11 @@ def _counts(items: int, proposal: Proposal, manifest: pd.DataFrame) -> dict[str,
         "offer_none": int(offers.get("none", 0)),
         "letters_html": int(formats.get("html", 0)),
         "letters_pdf": int(formats.get("pdf", 0)),
+        "anomalies": int((anomalies != "").sum()),
+        "drift_alarm": int(drift is not None and drift.alarm),
     }
-    counts["files_written"] = len(manifest) + 3  # decisions.csv, run report, SQLite store
+    # Letters, the model bundle and its card, decisions.csv, run report, SQLite store.
+    counts["files_written"] = len(manifest) + model_files + 1 + 3
     return counts
 
 
@@ -575,6 +587,8 @@ def run(
         "decisions_csv": out_dir / "decisions.csv",
         "run_summary": reports_dir / "run_summary.html",
         "store": out_dir / "dunning.sqlite",
+        "model": out_dir / "model",
+        "model_card": reports_dir / "model_card.html",
     }
     creditor = creditor or Creditor.demo()
 
@@ -582,17 +596,22 @@ def run(
         model = _train(portfolio, as_of, random_state, out_dir)
     with _stage("score overdue invoices"):
         features, risk = _score(model, portfolio, as_of)
+        items = open_items(portfolio, as_of)
+    with _stage("flag anomalies and check drift"):
+        anomalies = _flag_anomalies(portfolio, as_of, features, items)
+        drift = _check_drift(model, features, risk)
     with _stage("decide levels, cases and offers"):
-        proposal, n_open = _decide(portfolio, features, risk, as_of)
+        proposal = _decide(portfolio, features, risk, as_of, items)
     progress.info("%d overdue invoices, %d cases", len(proposal.decisions), len(proposal.cases))
     with _stage("explain"):
         reasons = _explain(model, features, proposal, portfolio.customers)
     with _stage(f"render {len(proposal.cases)} letters"):
         manifest = _write_letters(proposal, reasons, letters_dir, creditor, formats)
-    table = _decision_table(proposal, reasons)
+    table = _decision_table(proposal, reasons, anomalies)
     with _stage("write decisions.csv"):
         _write_decisions(table, paths["decisions_csv"])
-    counts = _counts(n_open, proposal, manifest)
+    model_files = sum(1 for f in paths["model"].iterdir() if f.is_file())
+    counts = _counts(len(items), proposal, manifest, anomalies, drift, model_files)
     with _stage("record in the decision store"):
         run_id = _record(
             sqlite_url(paths["store"]),
@@ -611,6 +630,7 @@ def run(
             files=paths,
             portfolio=portfolio,
             quality=quality,
+            drift=drift,
         )
     result = RunResult(
         as_of=as_of,
@@ -621,6 +641,7 @@ def run(
         manifest=manifest,
         paths=paths,
         counts=counts,
+        drift=drift.table if drift is not None else None,
     )
     logger.debug("run %s finished: %s", run_id, counts)
     return result

@@ -11,6 +11,8 @@ MODULES = [
     "dunning.errors",
     "dunning.money",
     "dunning.models",
+    "dunning.calendar",
+    "dunning.policy",
     "dunning.ledger",
     "dunning.io",
     "dunning.datasets",

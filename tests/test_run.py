@@ -46,7 +46,13 @@ def test_run_writes_the_output_layout(demo_run: RunResult) -> None:
     names = sorted(p.name for p in (out / "letters").iterdir())
     expected = sorted(f"{c}.{f}" for c in demo_run.cases["case_id"] for f in ("html", "pdf"))
     assert names == expected
-    assert demo_run.counts["files_written"] == len(expected) + 3
+    model_files = sorted(p.name for p in (out / "model").iterdir())
+    assert model_files == ["calibrator.json", "metadata.json", "model.txt"]
+    assert (out / "reports" / "model_card.html").is_file()
+    # letters + model bundle + model card + decisions.csv, run report, SQLite store
+    assert demo_run.counts["files_written"] == len(expected) + len(model_files) + 1 + 3
+    assert demo_run.drift is not None
+    assert set(demo_run.drift.columns) >= {"feature", "psi", "status"}
     assert demo_run.counts["cases"] == len(demo_run.cases)
     assert sum(demo_run.counts[f"level_{lv}"] for lv in range(1, 5)) == len(demo_run.cases)
 
