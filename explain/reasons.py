@@ -73,6 +73,7 @@ __all__ = [
     "HISTORY_GROUPS",
     "REASON_CODES",
     "REASON_COLUMNS",
+    "SILENT_GROUPS",
     "format_reason",
     "load_catalogue",
     "placeholders",
@@ -102,6 +103,10 @@ GROUP_CODES: Mapping[str, str] = MappingProxyType(
         "industry_outlook": "INDUSTRY_OUTLOOK",
     }
 )
+#: Groups that are never given as a reason: a customer's estimated value may lower the
+#: risk of a case, but "your customer value is low" is no reason to send a reminder
+#: (docs/clv.md). Their contributions still count in the score and in ``grouped()``.
+SILENT_GROUPS: frozenset[str] = frozenset({"customer_value"})
 #: Groups describing the payment history; when their input is missing the reason is
 #: ``HISTORY_MISSING`` (once per case).
 HISTORY_GROUPS: frozenset[str] = frozenset(
@@ -202,6 +207,8 @@ def reason_table(explanations: Explanations, *, k: int = 3, lang: str = "de") ->
         ranking[rows, first[rows]] = merged[rows]
         values[rows, first[rows]] = merged[rows]
     ranking[~(ranking > 0)] = -np.inf
+    silent = [j for j, g in enumerate(groups) if g in SILENT_GROUPS]
+    ranking[:, silent] = -np.inf
 
     order = np.argsort(-ranking, axis=1, kind="stable")[:, :k]
     top = np.take_along_axis(ranking, order, axis=1)

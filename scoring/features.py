@@ -25,6 +25,27 @@ Definitions
 * Amounts are in the invoice's currency units (a float is fine for a model feature);
   amounts of different currencies are not converted.
 * ``disputed`` is the invoice's dispute flag as delivered (the schema does not date it).
+* ``clv`` is the customer lifetime value over the next 12 months (:mod:`scoring.clv`):
+  every invoice issued on or before ``as_of`` counts as a purchase worth its amount
+  (exact integer minor units converted to float currency units), summarised per customer
+  with :func:`scoring.clv.summary_from_transactions` (daily periods). A
+  :class:`~scoring.clv.BetaGeoModel` (purchase counts) and a
+  :class:`~scoring.clv.GammaGammaModel` (spend per purchase, fitted on the customers with
+  a repeat purchase) are fitted **per segment** (B2B, B2C) on all of the portfolio's
+  customers with an invoice by ``as_of`` (the BG/NBD fit with a tiny L2 penalty,
+  ``1e-10``, that pins its dropout parameters when nobody seems to drop out), and
+  :meth:`~scoring.clv.GammaGammaModel.customer_lifetime_value` gives the 12-month value
+  at a monthly discount rate of 1 % and margin 1 (discounted revenue). Per segment,
+  because businesses and consumers spend on scales orders of magnitude apart: pooled,
+  the Gamma-Gamma fit on the demo portfolio has ``q < 1``, an infinite expected spend.
+  A customer without a repeat purchase gets the model's estimate all the same (BG/NBD
+  expected purchases times the segment's Gamma-Gamma mean spend); it is an estimate, not
+  an absence. ``clv`` is ``NaN`` with ``clv_isna = 1`` only where no estimate exists: a
+  segment with fewer than 50 customers or fewer than 50 with a repeat purchase, a fit
+  that fails (:class:`~dunning.errors.ModelError`), or a non-finite result; one warning
+  is logged per call. The value is a statistic in the invoice currency, not an amount
+  owed, and a higher value may never raise the risk (``monotone = -1``, see
+  ``docs/clv.md``).
 
 Examples
 --------
@@ -34,6 +55,8 @@ Examples
 'late_12m'
 >>> FEATURES_BY_CODE["days_overdue"].label_de
 'Tage überfällig'
+>>> FEATURES_BY_CODE["clv"].monotone, FEATURES_BY_CODE["clv_isna"].group
+(-1, 'customer_value')
 """
 
 from __future__ import annotations
@@ -49,10 +72,11 @@ import numpy.typing as npt
 import pandas as pd
 
 from dunning.datasets.outlook import outlook_on
-from dunning.errors import DataError
+from dunning.errors import DataError, ModelError
 from dunning.ledger import open_items
 from dunning.models import NACE_SECTIONS, SEGMENTS, Portfolio
-from dunning.money import minor_units
+from dunning.money import minor_units, to_minor_array
+from scoring.clv import BetaGeoModel, GammaGammaModel, summary_from_transactions
 
 __all__ = ["FEATURES", "FEATURES_BY_CODE", "LATE_WINDOWS", "FeatureSpec", "build_features"]
 
@@ -65,6 +89,19 @@ Unit = Literal[
 
 #: Late-payment windows in calendar months.
 LATE_WINDOWS: tuple[int, ...] = (3, 6, 12)
+
+# Customer lifetime value: horizon, monthly discount rate and margin of the estimate, and
+# the fewest customers (and customers with a repeat purchase) a segment needs for a fit.
+_CLV_HORIZON_MONTHS = 12
+_CLV_DISCOUNT_RATE_MONTHLY = 0.01
+_CLV_MARGIN = 1.0
+_CLV_MIN_CUSTOMERS = 50
+# L2 penalty of the BG/NBD fit. When (almost) nobody drops out, the likelihood is flat
+# along a ridge where the dropout parameters a and b grow together; unpenalized, the
+# optimizer may stop at a ~ 1e3, b ~ 1e6, where the expected purchases lose precision or
+# overflow. This penalty pins the ridge; it moves the log-likelihood by < 1e-4 per
+# customer and the CLV by < 0.5 % on the demo portfolios.
+_CLV_PENALIZER = 1e-10
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +369,30 @@ FEATURES: tuple[FeatureSpec, ...] = (
         0,
         "industry_outlook",
     ),
+    FeatureSpec(
+        "clv",
+        "Kundenwert (erwarteter Umsatz, 12 Monate)",
+        "Customer lifetime value (12 months)",
+        "amount",
+        "Expected discounted value of the customer's invoices in the next 12 months "
+        "(BG/NBD purchases times Gamma-Gamma spend, fitted per segment on the invoices "
+        "issued so far; 1 % monthly discount). A statistic in the invoice currency, not an "
+        "amount owed; missing when it cannot be estimated.",
+        False,
+        -1,
+        "customer_value",
+    ),
+    FeatureSpec(
+        "clv_isna",
+        "Kundenwert nicht schätzbar",
+        "Customer lifetime value not available",
+        "flag",
+        "1 when no customer lifetime value could be estimated (fewer than 50 customers, or "
+        "50 with a repeat purchase, in the segment, or the model fit failed).",
+        False,
+        0,
+        "customer_value",
+    ),
 )
 
 #: The feature dictionary by column code (read-only).
@@ -395,7 +456,7 @@ def build_features(
     ...     "currency": ["EUR"]})
     >>> X = build_features(Portfolio(customers, invoices, payments, e.history), date(2026, 11, 1))
     >>> X.index.tolist(), X.shape
-    (['R2'], (1, 27))
+    (['R2'], (1, 29))
     >>> cols = ["days_overdue", "amount_vs_median", "late_3m_count", "max_days_late", "segment"]
     >>> print(X[cols].round(3).to_string())  # doctest: +NORMALIZE_WHITESPACE
                 days_overdue  amount_vs_median  late_3m_count  max_days_late segment
@@ -429,7 +490,8 @@ def build_features(
     open_units = _currency_units(items["open_minor"], items["currency"])
     columns["log_open_amount"] = np.log1p(open_units[is_overdue])
 
-    amount = invoices["amount"].to_numpy().astype(np.float64)
+    amount_minor = to_minor_array(invoices["amount"], invoices["currency"].tolist())
+    amount = _currency_units(amount_minor, invoices["currency"])
     median = _per_customer(pd.Series(amount).groupby(customer_code).median(), n_customers)
     columns["amount_vs_median"] = amount[pos] / median[cust]
 
@@ -514,16 +576,117 @@ def build_features(
     columns["industry_outlook"] = outlook.to_numpy(np.float64, na_value=np.nan)
     columns["industry_outlook_isna"] = np.isnan(columns["industry_outlook"]).astype(np.int64)
 
+    clv = _customer_value(
+        customer_code,
+        invoices["issue_date"].to_numpy(),
+        amount,
+        on_file["segment"].to_numpy(),
+        np.unique(cust),
+        as_of,
+    )
+    columns["clv"] = clv[cust]
+    columns["clv_isna"] = np.isnan(columns["clv"]).astype(np.int64)
+
     index = pd.Index(items["invoice_id"].loc[is_overdue], name="invoice_id")
     frame = pd.DataFrame({spec.code: columns[spec.code] for spec in FEATURES}, index=index)
     return frame.astype(_DTYPES)
 
 
-def _currency_units(minor: pd.Series, currency: pd.Series) -> npt.NDArray[np.float64]:
+def _currency_units(
+    minor: pd.Series | npt.NDArray[np.int64], currency: pd.Series
+) -> npt.NDArray[np.float64]:
     """Integer minor units as float currency units (a model feature, not money)."""
     codes, uniques = pd.factorize(currency)
     scale = np.array([10.0 ** minor_units(str(c)) for c in uniques], dtype=np.float64)
-    return minor.to_numpy(np.float64) / scale[codes] if len(uniques) else np.zeros(0)
+    return np.asarray(minor, dtype=np.float64) / scale[codes] if len(uniques) else np.zeros(0)
+
+
+def _customer_value(
+    customer_code: npt.NDArray[np.intp],
+    issue_date: npt.NDArray[np.datetime64],
+    value: npt.NDArray[np.float64],
+    segment: npt.NDArray[Any],
+    wanted: npt.NDArray[np.intp],
+    as_of: date,
+) -> npt.NDArray[np.float64]:
+    """12-month CLV per customer code (NaN where no estimate exists); see the module notes.
+
+    ``customer_code``, ``issue_date`` and ``value`` describe the invoices issued on or
+    before ``as_of`` (value in currency units), ``segment`` holds one value per customer
+    code, and ``wanted`` the codes whose value is needed. The models are fitted per
+    segment on all of the segment's customers; segments without a wanted customer are
+    skipped, which changes no value.
+    """
+    n_customers = len(segment)
+    clv = np.full(n_customers, np.nan)
+    if len(wanted) == 0:
+        return clv
+    transactions = pd.DataFrame(
+        {"customer": customer_code, "issue_date": issue_date, "value": value}
+    )
+    summary = summary_from_transactions(
+        transactions, "customer", "issue_date", "value", as_of, freq="D"
+    ).reindex(np.arange(n_customers))
+    frequency = summary["frequency"].to_numpy(np.float64, na_value=np.nan)
+    recency = summary["recency"].to_numpy(np.float64, na_value=np.nan)
+    age = summary["T"].to_numpy(np.float64, na_value=np.nan)
+    monetary = summary["monetary_value"].to_numpy(np.float64, na_value=np.nan)
+    known = np.isfinite(frequency) & (monetary >= 0)
+    is_wanted = np.zeros(n_customers, dtype=bool)
+    is_wanted[wanted] = True
+
+    group_code, groups = pd.factorize(pd.Series(segment, dtype="str"), use_na_sentinel=False)
+    failures: list[str] = []
+    for g, group in enumerate(groups):
+        members = np.flatnonzero((group_code == g) & known)
+        target = members[is_wanted[members]]
+        if len(target) == 0:
+            continue
+        repeat = members[frequency[members] > 0]
+        repeat = repeat[monetary[repeat] > 0]
+        name = "missing" if pd.isna(group) else str(group)
+        if min(len(members), len(repeat)) < _CLV_MIN_CUSTOMERS:
+            failures.append(
+                f"segment {name}: too few customers ({len(members)}, of which "
+                f"{len(repeat)} with a repeat purchase; the models need at least "
+                f"{_CLV_MIN_CUSTOMERS} of each)"
+            )
+            continue
+        try:
+            beta_geo = BetaGeoModel(penalizer_coef=_CLV_PENALIZER).fit(
+                frequency[members], recency[members], age[members]
+            )
+            gamma_gamma = GammaGammaModel().fit(frequency[repeat], monetary[repeat])
+            with np.errstate(all="ignore"):  # non-finite results are flagged below
+                estimate = gamma_gamma.customer_lifetime_value(
+                    beta_geo,
+                    frequency[target],
+                    recency[target],
+                    age[target],
+                    monetary[target],
+                    horizon_months=_CLV_HORIZON_MONTHS,
+                    discount_rate_monthly=_CLV_DISCOUNT_RATE_MONTHLY,
+                    margin=_CLV_MARGIN,
+                    time_unit_days=1.0,
+                )
+        except (ModelError, DataError) as exc:
+            failures.append(f"segment {name}: {str(exc).rstrip('.')}")
+            continue
+        bad = ~np.isfinite(estimate)
+        if bad.any():
+            failures.append(f"segment {name}: {int(bad.sum())} non-finite estimates")
+        clv[target] = np.where(bad, np.nan, estimate)
+    if failures:
+        missing = int(np.isnan(clv[wanted]).sum())
+        logger.warning(
+            "customer lifetime value on %s is missing (clv = NaN, clv_isna = 1) for %d of "
+            "%d customers with overdue invoices: %s.",
+            as_of,
+            missing,
+            len(wanted),
+            "; ".join(failures),
+        )
+    return clv
 
 
 def _per_customer(values: pd.Series, n_customers: int) -> npt.NDArray[np.float64]:

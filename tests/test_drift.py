@@ -214,8 +214,9 @@ def test_same_batch_is_stable_everywhere(demo_X: pd.DataFrame) -> None:
     assert (table["psi"] == 0.0).all()
     assert set(table["status"]) == {"stable"}
     assert not report.alarm
-    assert report.text() == "All 27 features are stable (largest PSI 0.00: days_overdue)."
-    assert report.text("de") == "Alle 27 Merkmale sind stabil (größter PSI 0,00: days_overdue)."
+    n = len(FEATURES)
+    assert report.text() == f"All {n} features are stable (largest PSI 0.00: days_overdue)."
+    assert report.text("de") == f"Alle {n} Merkmale sind stabil (größter PSI 0,00: days_overdue)."
 
 
 def test_shifted_feature_and_score_raise_the_alarm(demo_X: pd.DataFrame) -> None:
@@ -233,7 +234,9 @@ def test_shifted_feature_and_score_raise_the_alarm(demo_X: pd.DataFrame) -> None
     assert psi == pytest.approx(reference.features["days_overdue"].psi(shifted["days_overdue"]))
     assert report.alarm
     text = report.text()
-    assert text.startswith(f"1 of 27 features shifted significantly: days_overdue (PSI {psi:.2f}).")
+    assert text.startswith(
+        f"1 of {len(FEATURES)} features shifted significantly: days_overdue (PSI {psi:.2f})."
+    )
     assert "The score shifted significantly" in text
     assert text.endswith("Drift alarm: check the model before relying on its scores.")
 

@@ -304,3 +304,20 @@ def test_reasons_of_a_real_run_on_the_demo_portfolio() -> None:
     assert set(table["invoice_id"]) <= set(X.index)
     assert set(table["code"]) <= set(REASON_CODES) - {"OTHER"}
     assert not table["text"].str.contains(r"[{}]|nan").any()
+
+
+def test_customer_value_is_never_given_as_a_reason() -> None:
+    """A large positive CLV contribution counts in the score but is never a stated reason."""
+    data = pd.DataFrame(
+        {"clv": [120.0], "days_overdue": [30], "clv_isna": [0]},
+        index=pd.Index(["R1"], name="invoice_id"),
+    )
+    exp = Explanations(
+        values=np.array([[2.0, 0.5, 0.1]]),
+        base_values=np.array([-1.0]),
+        data=data,
+        feature_names=tuple(data.columns),
+    )
+    reasons = exp.reasons(k=3, lang="en")
+    assert reasons["code"].tolist() == ["DAYS_OVERDUE"]
+    assert "customer_value" in exp.grouped().feature_names

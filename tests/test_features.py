@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import replace
 from datetime import date, timedelta
@@ -13,9 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dunning.datasets import make_portfolio
 from dunning.datasets.outlook import industry_outlook
 from dunning.errors import DataError
 from dunning.models import NACE_SECTIONS, Portfolio
+from dunning.money import to_minor_array
+from scoring.clv import BetaGeoModel, GammaGammaModel, summary_from_transactions
 from scoring.features import FEATURES, FEATURES_BY_CODE, FeatureSpec, build_features
 
 AS_OF = date(2026, 11, 1)
@@ -165,9 +169,9 @@ def test_missing_history_stays_missing_with_indicators() -> None:
     """A customer without settled invoices gets NaN (not zeros) and the *_isna flags."""
     row = build_features(_portfolio(), AS_OF).loc["B1"]
     for code in ("late_3m_share", "late_6m_share", "late_12m_share", "mean_days_late"):
-        assert math.isnan(row[code]), code
+        assert pd.isna(row[code]), code
     for code in ("max_days_late", "partial_share", "disputed", "industry_outlook"):
-        assert math.isnan(row[code]), code
+        assert pd.isna(row[code]), code
     assert pd.isna(row["industry"])
     flags = ["late_3m_share_isna", "late_6m_share_isna", "late_12m_share_isna", "history_isna"]
     assert [row[c] for c in [*flags, "industry_outlook_isna"]] == [1, 1, 1, 1, 1]
@@ -281,8 +285,145 @@ def test_feature_dictionary_is_consistent() -> None:
         if spec.code.endswith("_share_isna"):
             assert spec.group == FEATURES_BY_CODE[spec.code.removesuffix("_isna")].group
     assert FEATURES_BY_CODE["industry_outlook_isna"].group == "industry_outlook"
+    clv, clv_isna = FEATURES_BY_CODE["clv"], FEATURES_BY_CODE["clv_isna"]
+    assert (clv.unit, clv.monotone, clv.actionable, clv.group) == (
+        "amount",
+        -1,
+        False,
+        "customer_value",
+    )
+    assert (clv_isna.unit, clv_isna.monotone, clv_isna.group) == ("flag", 0, "customer_value")
     assert {s.code for s in FEATURES if s.actionable} == {
         "log_open_amount",
         "open_exposure",
         "open_invoices",
     }
+
+
+# --------------------------------------------------------------------------- CLV
+
+DEMO_AS_OF = date(2026, 8, 31)
+
+
+@pytest.fixture(scope="module")
+def demo() -> Portfolio:
+    """A generated portfolio with 183 B2C and 67 B2B customers, facts up to 2026-11-23."""
+    return make_portfolio(250, seed=3, as_of=date(2026, 11, 23))
+
+
+def _until(portfolio: Portfolio, as_of: date) -> Portfolio:
+    """The portfolio as it was known on ``as_of``: later facts removed."""
+    cutoff = pd.Timestamp(as_of)
+    return Portfolio(
+        portfolio.customers,
+        portfolio.invoices.loc[portfolio.invoices["issue_date"] <= cutoff],
+        portfolio.payments.loc[portfolio.payments["payment_date"] <= cutoff],
+        portfolio.history.loc[portfolio.history["issued_on"] <= cutoff],
+    )
+
+
+def _clv_by_hand(portfolio: Portfolio, as_of: date) -> pd.Series:
+    """12-month CLV per customer id, fitted per segment with the public scoring.clv API."""
+    invoices = portfolio.invoices.loc[portfolio.invoices["issue_date"] <= pd.Timestamp(as_of)]
+    minor = to_minor_array(invoices["amount"], invoices["currency"].tolist())
+    ledger = invoices[["customer_id", "issue_date"]].assign(value=minor / 100.0)
+    summary = summary_from_transactions(
+        ledger, "customer_id", "issue_date", "value", as_of, freq="D"
+    )
+    segment = portfolio.customers.set_index("customer_id")["segment"].reindex(summary.index)
+    values = []
+    for _, part in summary.groupby(segment.to_numpy()):
+        repeat = part.loc[part["frequency"] > 0]
+        bgf = BetaGeoModel(penalizer_coef=1e-10).fit(part["frequency"], part["recency"], part["T"])
+        ggf = GammaGammaModel().fit(repeat["frequency"], repeat["monetary_value"])
+        clv = ggf.customer_lifetime_value(
+            bgf,
+            part["frequency"],
+            part["recency"],
+            part["T"],
+            part["monetary_value"],
+            horizon_months=12,
+            discount_rate_monthly=0.01,
+            margin=1.0,
+        )
+        values.append(pd.Series(clv, index=part.index))
+    return pd.concat(values)
+
+
+def test_clv_is_the_12_month_value_of_per_segment_models(demo: Portfolio) -> None:
+    """clv equals BG/NBD x Gamma-Gamma fitted per segment on the invoices issued so far."""
+    X = build_features(demo, DEMO_AS_OF)
+    expected = _clv_by_hand(demo, DEMO_AS_OF)
+    customer = demo.invoices.set_index("invoice_id")["customer_id"].reindex(X.index)
+    assert len(X) == 182
+    assert (X["clv_isna"] == 0).all()
+    np.testing.assert_allclose(X["clv"], expected.reindex(customer).to_numpy(), rtol=1e-6)
+    medians = X.groupby("segment", observed=True)["clv"].median()
+    assert medians["B2B"] > 10 * medians["B2C"] > 0
+
+
+def test_clv_uses_no_fact_after_as_of(demo: Portfolio) -> None:
+    """Invoices, payments and dunning steps after as_of change no feature, CLV included."""
+    full = build_features(demo, DEMO_AS_OF)
+    known = build_features(_until(demo, DEMO_AS_OF), DEMO_AS_OF)
+    assert (demo.invoices["issue_date"] > pd.Timestamp(DEMO_AS_OF)).sum() == 813
+    assert full["clv"].notna().all()
+    pd.testing.assert_frame_equal(full, known)
+
+
+def test_too_few_customers_give_missing_clv_and_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Segments of one customer get NaN with clv_isna = 1, and one warning says why."""
+    with caplog.at_level(logging.WARNING, logger="scoring.features"):
+        X = build_features(_portfolio(), AS_OF)
+    assert X["clv"].isna().all()
+    assert X["clv_isna"].tolist() == [1, 1]
+    warnings = [r for r in caplog.records if r.name == "scoring.features"]
+    assert len(warnings) == 1
+    assert warnings[0].levelno == logging.WARNING
+    assert "for 2 of 2 customers with overdue invoices" in warnings[0].getMessage()
+    assert "segment B2B: too few customers (1, of which 1 with a repeat purchase" in (
+        warnings[0].getMessage()
+    )
+
+
+def test_a_small_segment_is_missing_while_the_others_are_unchanged(
+    demo: Portfolio, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With 10 B2B customers left, B2B rows get NaN; B2C values are those of the full data."""
+    customers = demo.customers
+    b2b = customers.loc[customers["segment"] == "B2B", "customer_id"].iloc[10:]
+    kept = ~demo.invoices["customer_id"].isin(b2b)
+    invoices = demo.invoices.loc[kept]
+    small = Portfolio(
+        customers.loc[~customers["customer_id"].isin(b2b)],
+        invoices,
+        demo.payments.loc[demo.payments["invoice_id"].isin(invoices["invoice_id"])],
+        demo.history.loc[demo.history["invoice_id"].isin(invoices["invoice_id"])],
+    )
+    with caplog.at_level(logging.WARNING, logger="scoring.features"):
+        X = build_features(small, DEMO_AS_OF)
+    full = build_features(demo, DEMO_AS_OF)
+    is_b2b = X["segment"] == "B2B"
+    assert is_b2b.sum() > 0
+    assert X.loc[is_b2b, "clv"].isna().all()
+    assert (X.loc[is_b2b, "clv_isna"] == 1).all()
+    assert (X.loc[~is_b2b, "clv_isna"] == 0).all()
+    pd.testing.assert_series_equal(X.loc[~is_b2b, "clv"], full.loc[X.index[~is_b2b], "clv"])
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "scoring.features"]
+    assert "segment B2B: too few customers (10, of which 10 with a repeat purchase" in message
+    assert "B2C" not in message
+
+
+def test_a_failed_fit_gives_missing_clv_not_a_made_up_value(
+    demo: Portfolio, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pooled B2B and B2C spend has no finite mean (Gamma-Gamma q <= 1): NaN, not a guess."""
+    pooled = replace(demo, customers=demo.customers.assign(segment="B2B"))
+    with caplog.at_level(logging.WARNING, logger="scoring.features"):
+        X = build_features(pooled, DEMO_AS_OF)
+    assert X["clv"].isna().all()
+    assert (X["clv_isna"] == 1).all()
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "scoring.features"]
+    assert "segment B2B: GammaGammaModel: with q = " in message
