@@ -306,7 +306,9 @@ def _maximize(
         )
         raise ModelError(msg)
     if (np.abs(log_params) >= _LOG_BOUND).any():
-        logger.warning(
+        # A boundary optimum is a valid answer (for BG/NBD, a -> 0 means nobody seems to
+        # drop out), so this is information, not a data-quality warning.
+        logger.info(
             "%s: a parameter reached its bound (log-parameters %s); the data hardly "
             "identify it. Consider a penalizer_coef > 0.",
             owner,
