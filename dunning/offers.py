@@ -1,34 +1,64 @@
-"""Offers: which cases are offered an installment plan, and the plan's schedule.
+"""Offers: installment plans, payment deferrals, and which case gets which.
 
-The rule (a first, fixed version; a configurable policy replaces it later)
--------------------------------------------------------------------------
-A case is offered an installment plan (``"installment_plan"``) when **all** hold:
+Three actions are compared for every case (``docs/offers.md`` has the whole story):
 
-1. it is not disputed (a disputed claim is clarified first, not split up) and has a
-   risk score (``NaN`` risk: no offer);
-2. its total is at least :data:`MIN_TOTAL` (500) in the case currency, compared as
-   ``Decimal`` (the same number for every currency in this version);
-3. its risk is between 0.2 and 0.7 (:data:`RISK_RANGE`, both ends included): low-risk
-   customers will pay anyway, high-risk ones are unlikely to keep a plan;
-4. its level is at least 2 (first reminder): a payment reminder asks for payment only.
+``"none"``
+    Pay in full: the standard reminder, no offer.
+``"deferral"``
+    A payment deferral (Stundung): a new due date ``offers.deferral_days`` after the
+    letter date, rolled to a business day (:func:`deferral`).
+``"installment_plan"``
+    An installment plan (Ratenzahlung) of ``offers.installments`` monthly instalments
+    (:func:`installment_plan`).
 
-Otherwise the offer is ``"none"``. The rules are checked in that order and the first
-one that fails is the reason.
+Eligibility (rules of :class:`~dunning.policy.OfferRules`)
+-----------------------------------------------------------
+An offer of either kind needs **all** of, checked in this order (the first that fails is
+the ``offer_code``): not disputed (a disputed claim is clarified first); a risk score; a
+segment in ``offers.segments``; a risk not below the low end of
+``offers.installment_risk_range`` (low-risk customers pay anyway) **unless** the customer
+is in the top ``offers.high_clv_share`` of CLV (the relationship is worth the offer); a
+risk not above its high end (high-risk customers rarely keep a promise); a level of at
+least ``offers.installment_min_level`` (a payment reminder only asks for payment); at most
+``offers.max_broken_promises`` broken payment promises. An installment plan further needs a
+total of at least ``offers.installment_min_total`` and at most ``offers.max_earlier_plans``
+earlier plans.
+
+Choice by expected value
+------------------------
+Among the eligible actions the one with the highest expected value is chosen::
+
+    EV(action) = P(recovery | action) x total - cost(action)
+    P(recovery | none)   = 1 - risk
+    P(recovery | action) = min(1, 1 - risk + offers.recovery_uplift.<action>)
+    cost(none) = 0,  cost(action) = offers.costs.<action>
+
+Costs are the policy's *incremental* costs over a plain demand for payment; uplifts and
+costs are stated assumptions (``offers.assumptions``). EVs are computed in integer minor
+units (the product rounded half to even to a minor unit: an estimate, not an amount owed).
+Ties go to the simpler action: none, then deferral, then installment plan.
 
 Output columns of :func:`choose_offers`
 ---------------------------------------
 ``offer``
-    ``"none"`` or ``"installment_plan"``.
+    ``"none"``, ``"deferral"`` or ``"installment_plan"``.
 ``offer_code``
-    Stable code of the outcome: ``ELIGIBLE``, ``DISPUTED``, ``RISK_MISSING``, ``TOTAL_BELOW_MIN``,
-    ``RISK_TOO_LOW``, ``RISK_TOO_HIGH`` or ``LEVEL_TOO_LOW``.
-``offer_reason``
-    The rule trace in English words with the case's values, e.g. ``"installment plan:
-    total 1234.56 EUR >= 500, risk 0.34 in [0.20, 0.70], not disputed, level 2 >= 2"``.
-``offer_reason_de``
-    The same in German.
+    ``ELIGIBLE`` (installment plan), ``DEFERRAL``, ``PAY_IN_FULL_EV`` (an offer was
+    eligible, but paying in full has the highest EV), or the first failed rule:
+    ``DISPUTED``, ``RISK_MISSING``, ``SEGMENT_EXCLUDED``, ``RISK_TOO_LOW``,
+    ``RISK_TOO_HIGH``, ``LEVEL_TOO_LOW``, ``BROKEN_PROMISES`` (:data:`OFFER_CODES`).
+``offer_reason``, ``offer_reason_de``
+    The rule trace in English and German, numbers formatted by Babel for ``en_GB`` and
+    ``de_DE``: ``"Ratenzahlung angeboten: CLV im oberen Fünftel, Risiko mittel (0,34),
+    Betrag ≥ 500,00 €, kein gebrochenes Zahlungsversprechen; Erwartungswert: ..."``.
 ``installments``
-    Number of monthly instalments offered (:data:`DEFAULT_INSTALLMENTS`), 0 for none.
+    Number of instalments offered, 0 without a plan.
+``expected_value_none``, ``expected_value_deferral``, ``expected_value_installment_plan``
+    EV of each action as ``Decimal`` in the case currency; ``None`` where the action is
+    not eligible (``expected_value_none`` is ``None`` only without a risk score).
+``deferral_due``
+    New due date of a deferral (``datetime64``; ``NaT`` without a deferral or without
+    ``as_of``).
 
 Examples
 --------
@@ -41,175 +71,445 @@ Examples
 
 from __future__ import annotations
 
-import calendar
-from datetime import date
+import calendar as _calendar
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from babel import Locale
+from babel.numbers import format_decimal, get_currency_symbol
 
+from dunning.calendar import BusinessCalendar
 from dunning.errors import DataError, PolicyError
-from dunning.money import from_minor, to_minor
+from dunning.money import from_minor, minor_units, quantize, to_minor
+from dunning.policy import Policy
 
 __all__ = [
+    "ACTIONS",
     "DEFAULT_INSTALLMENTS",
     "MIN_LEVEL",
     "MIN_TOTAL",
     "OFFER_CODES",
     "RISK_RANGE",
+    "Installment",
+    "InstallmentPlan",
+    "Interval",
+    "PaymentDeferral",
     "choose_offers",
+    "deferral",
+    "high_clv_mask",
+    "installment_plan",
     "installment_schedule",
 ]
 
-#: Smallest case total (in the case currency) that is offered an installment plan.
+logger = logging.getLogger(__name__)
+
+#: Smallest total offered a plan by the German default (``offers.installment_min_total``).
 MIN_TOTAL: Decimal = Decimal("500")
-#: Risk range (inclusive) in which an installment plan is offered.
+#: Risk range (inclusive) of the German default policy (``offers.installment_risk_range``).
 RISK_RANGE: tuple[float, float] = (0.2, 0.7)
-#: Lowest case level that is offered an installment plan.
+#: Lowest case level offered anything by the German default (``offers.installment_min_level``).
 MIN_LEVEL: int = 2
-#: Number of monthly instalments of an offered plan.
+#: Number of instalments of the German default policy (``offers.installments``).
 DEFAULT_INSTALLMENTS: int = 3
-#: Outcome codes of :func:`choose_offers`, in the order the rules are checked.
+#: The actions compared, simplest first (ties go to the simpler one).
+ACTIONS: tuple[str, ...] = ("none", "deferral", "installment_plan")
+#: Outcome codes of :func:`choose_offers`: failed rules in the order checked, then outcomes.
 OFFER_CODES: tuple[str, ...] = (
     "DISPUTED",
     "RISK_MISSING",
-    "TOTAL_BELOW_MIN",
+    "SEGMENT_EXCLUDED",
     "RISK_TOO_LOW",
     "RISK_TOO_HIGH",
     "LEVEL_TOO_LOW",
+    "BROKEN_PROMISES",
+    "PAY_IN_FULL_EV",
+    "DEFERRAL",
     "ELIGIBLE",
 )
+#: Spacing of instalment due dates.
+Interval: TypeAlias = Literal["monthly", "biweekly", "weekly"]
 
+_INTERVAL_DAYS = {"biweekly": 14, "weekly": 7}
+# Share of a year one instalment period stands for (simple interest, act/365 for weeks).
+_PERIOD_YEARS = {"monthly": Decimal(1) / Decimal(12), "biweekly": Decimal(14) / Decimal(365)}
+_PERIOD_YEARS["weekly"] = Decimal(7) / Decimal(365)
 _REQUIRED = ("total", "currency", "risk", "disputed", "level")
+_LOCALES = {"en": "en_GB", "de": "de_DE"}
 
 
-def choose_offers(cases: pd.DataFrame) -> pd.DataFrame:
-    """Choose an offer for every case by the fixed rule in the module docstring.
+# -- schedules --------------------------------------------------------------------------
 
-    Parameters
+
+@dataclass(frozen=True, slots=True)
+class Installment:
+    """One instalment of an :class:`InstallmentPlan`.
+
+    Attributes
     ----------
-    cases : pandas.DataFrame
-        One row per case with ``total`` (``Decimal``), ``currency``, ``risk`` (float in
-        [0, 1]), ``disputed`` (bool; missing counts as not disputed) and ``level`` (int).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Same index as ``cases``, columns ``offer``, ``offer_code``, ``offer_reason``,
-        ``offer_reason_de`` and ``installments`` (see the module docstring).
-
-    Raises
-    ------
-    DataError
-        If a required column is missing.
+    number : int
+        1, 2, 3 ... in date order.
+    due_date : datetime.date
+        Due date, a business day when the plan was made with a calendar.
+    amount : Decimal
+        Principal part, in the plan currency.
+    interest : Decimal
+        Simple interest due with this instalment (0 without interest).
 
     Examples
     --------
-    >>> from decimal import Decimal
-    >>> import pandas as pd
-    >>> cases = pd.DataFrame({"total": [Decimal("500.00"), Decimal("499.99")],
-    ...     "currency": ["EUR", "EUR"], "risk": [0.34, 0.34], "disputed": [False, False],
-    ...     "level": [2, 2]})
-    >>> out = choose_offers(cases)
-    >>> out["offer"].tolist()
-    ['installment_plan', 'none']
-    >>> print(out["offer_reason"].iloc[0])
-    installment plan: total 500.00 EUR >= 500, risk 0.34 in [0.20, 0.70], not disputed, level 2 >= 2
-    >>> print(out["offer_reason_de"].iloc[1])
-    kein Angebot: Summe 499.99 EUR unter 500
+    >>> from datetime import date
+    >>> i = Installment(1, date(2026, 12, 1), Decimal("33.34"), Decimal("0.00"))
+    >>> i.payment
+    Decimal('33.34')
     """
-    missing = [c for c in _REQUIRED if c not in cases.columns]
-    if missing:
-        msg = f"choose_offers: cases lack the column(s) {missing}; expected {list(_REQUIRED)}."
-        raise DataError(msg, path="<cases>", missing=missing)
 
-    totals = cases["total"].to_numpy(dtype=object)
-    risk = cases["risk"].to_numpy(dtype=np.float64)
-    level = cases["level"].to_numpy(dtype=np.int64)
-    disputed = cases["disputed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    big = np.asarray(totals >= MIN_TOTAL, dtype=bool)
-    low, high = RISK_RANGE
+    number: int
+    due_date: date
+    amount: Decimal
+    interest: Decimal
 
-    conditions = [disputed, np.isnan(risk), ~big, risk < low, risk > high, level < MIN_LEVEL]
-    codes = np.select(conditions, list(OFFER_CODES[:-1]), default=OFFER_CODES[-1])
-    eligible = codes == "ELIGIBLE"
+    @property
+    def payment(self) -> Decimal:
+        """What is paid on the due date: ``amount + interest``.
 
-    total_txt = pd.Series(totals, index=cases.index, dtype=object).astype(str)
-    cur = cases["currency"].astype(str)
-    risk_txt = pd.Series(np.char.mod("%.2f", risk), index=cases.index)
-    level_txt = cases["level"].astype(np.int64).astype(str)
-    amount = total_txt + " " + cur
-    rng = f"[{low:.2f}, {high:.2f}]"
+        Examples
+        --------
+        >>> from datetime import date
+        >>> Installment(2, date(2027, 1, 4), Decimal("50.00"), Decimal("0.42")).payment
+        Decimal('50.42')
+        """
+        return self.amount + self.interest
 
-    en = {
-        "DISPUTED": pd.Series("no offer: the claim is disputed", index=cases.index),
-        "RISK_MISSING": pd.Series("no offer: no risk score", index=cases.index),
-        "TOTAL_BELOW_MIN": "no offer: total " + amount + f" below {MIN_TOTAL}",
-        "RISK_TOO_LOW": "no offer: risk " + risk_txt + f" below {low:.2f}",
-        "RISK_TOO_HIGH": "no offer: risk " + risk_txt + f" above {high:.2f}",
-        "LEVEL_TOO_LOW": "no offer: level " + level_txt + f" below {MIN_LEVEL}",
-        "ELIGIBLE": "installment plan: total "
-        + amount
-        + f" >= {MIN_TOTAL}, risk "
-        + risk_txt
-        + f" in {rng}, not disputed, level "
-        + level_txt
-        + f" >= {MIN_LEVEL}",
-    }
-    de = {
-        "DISPUTED": pd.Series("kein Angebot: die Forderung ist bestritten", index=cases.index),
-        "RISK_MISSING": pd.Series("kein Angebot: kein Risikowert", index=cases.index),
-        "TOTAL_BELOW_MIN": "kein Angebot: Summe " + amount + f" unter {MIN_TOTAL}",
-        "RISK_TOO_LOW": "kein Angebot: Risiko " + risk_txt + f" unter {low:.2f}",
-        "RISK_TOO_HIGH": "kein Angebot: Risiko " + risk_txt + f" über {high:.2f}",
-        "LEVEL_TOO_LOW": "kein Angebot: Stufe " + level_txt + f" unter {MIN_LEVEL}",
-        "ELIGIBLE": "Ratenzahlung: Summe "
-        + amount
-        + f" >= {MIN_TOTAL}, Risiko "
-        + risk_txt
-        + f" in {rng}, nicht bestritten, Stufe "
-        + level_txt
-        + f" >= {MIN_LEVEL}",
-    }
-    reason_en = pd.Series("", index=cases.index, dtype="str")
-    reason_de = pd.Series("", index=cases.index, dtype="str")
-    for code in OFFER_CODES:
-        mask = codes == code
-        if mask.any():
-            reason_en[mask] = en[code][mask]
-            reason_de[mask] = de[code][mask]
 
-    return pd.DataFrame(
-        {
-            "offer": pd.Series(
-                np.where(eligible, "installment_plan", "none"), index=cases.index, dtype="str"
-            ),
-            "offer_code": pd.Series(codes, index=cases.index, dtype="str"),
-            "offer_reason": reason_en,
-            "offer_reason_de": reason_de,
-            "installments": pd.Series(
-                np.where(eligible, DEFAULT_INSTALLMENTS, 0), index=cases.index, dtype=np.int64
-            ),
-        },
-        index=cases.index,
-    )
+@dataclass(frozen=True, slots=True)
+class InstallmentPlan:
+    """An installment plan: instalments whose amounts sum exactly to ``total``.
+
+    Attributes
+    ----------
+    total : Decimal
+        The principal split, in ``currency``.
+    currency : str
+        ISO 4217 code.
+    installments : tuple of Installment
+        In date order, due dates strictly increasing.
+    interval : {"monthly", "biweekly", "weekly"}
+        Spacing of the due dates.
+    annual_interest_percent : Decimal or None
+        Simple annual interest rate in percent, ``None`` without interest.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> plan = installment_plan(Decimal("100.00"), 2, date(2026, 12, 1))
+    >>> plan.total_interest, plan.total_payable
+    (Decimal('0.00'), Decimal('100.00'))
+    """
+
+    total: Decimal
+    currency: str
+    installments: tuple[Installment, ...]
+    interval: Interval = "monthly"
+    annual_interest_percent: Decimal | None = None
+
+    @property
+    def total_interest(self) -> Decimal:
+        """Sum of the instalments' interest.
+
+        Examples
+        --------
+        >>> from datetime import date
+        >>> installment_plan(Decimal("1200.00"), 2, date(2026, 12, 1),
+        ...                  annual_interest_percent=Decimal("12")).total_interest
+        Decimal('18.00')
+        """
+        return sum((i.interest for i in self.installments), quantize(Decimal(0), self.currency))
+
+    @property
+    def total_payable(self) -> Decimal:
+        """Principal plus interest.
+
+        Examples
+        --------
+        >>> from datetime import date
+        >>> installment_plan(Decimal("1200.00"), 2, date(2026, 12, 1),
+        ...                  annual_interest_percent=Decimal("12")).total_payable
+        Decimal('1218.00')
+        """
+        return self.total + self.total_interest
+
+    def to_frame(self) -> pd.DataFrame:
+        """The instalments as a table: ``number, due_date, amount, interest, payment``.
+
+        Amounts are ``Decimal`` objects; ``due_date`` is ``datetime64``.
+
+        Examples
+        --------
+        >>> from datetime import date
+        >>> frame = installment_plan(Decimal("100.00"), 3, date(2026, 12, 1)).to_frame()
+        >>> print(frame.to_string(index=False))
+         number   due_date amount interest payment
+              1 2026-12-01  33.34     0.00   33.34
+              2 2027-01-01  33.33     0.00   33.33
+              3 2027-02-01  33.33     0.00   33.33
+        """
+        rows = self.installments
+        return pd.DataFrame(
+            {
+                "number": pd.Series([i.number for i in rows], dtype=np.int64),
+                "due_date": pd.to_datetime(pd.Series([i.due_date for i in rows], dtype=object)),
+                "amount": pd.Series([i.amount for i in rows], dtype=object),
+                "interest": pd.Series([i.interest for i in rows], dtype=object),
+                "payment": pd.Series([i.payment for i in rows], dtype=object),
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentDeferral:
+    """A payment deferral (Stundung): the whole amount, due on a new date.
+
+    Attributes
+    ----------
+    total : Decimal
+        Amount deferred, in ``currency``.
+    currency : str
+        ISO 4217 code.
+    requested_due : datetime.date
+        The new due date asked for.
+    due_date : datetime.date
+        ``requested_due`` moved to the next business day (equal without a calendar).
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> deferral(Decimal("80.00"), date(2026, 12, 26), BusinessCalendar("DE")).due_date
+    datetime.date(2026, 12, 28)
+    """
+
+    total: Decimal
+    currency: str
+    requested_due: date
+    due_date: date
 
 
 def _add_months(start: date, months: int) -> date:
     month0 = start.month - 1 + months
     year, month = start.year + month0 // 12, month0 % 12 + 1
-    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+    return date(year, month, min(start.day, _calendar.monthrange(year, month)[1]))
+
+
+def _check_total(total: Decimal, currency: str, where: str) -> int:
+    if not isinstance(total, Decimal):
+        msg = f"{where}: total must be a Decimal, got {type(total).__name__}; money is never float."
+        raise DataError(msg)
+    if not total.is_finite() or total <= 0:
+        msg = f"{where}: total must be a positive amount. Got {total} {currency} instead."
+        raise PolicyError(msg, field="total")
+    return to_minor(total, currency)
+
+
+def installment_plan(
+    total: Decimal,
+    n: int,
+    first_due: date,
+    *,
+    currency: str = "EUR",
+    interval: Interval = "monthly",
+    min_installment: Decimal | None = None,
+    calendar: BusinessCalendar | None = None,
+    annual_interest_percent: Decimal | None = None,
+) -> InstallmentPlan:
+    """Split ``total`` into ``n`` instalments that sum exactly to it.
+
+    **Amounts.** The total is split in minor units (cents): every instalment gets
+    ``total // n`` cents, and the remainder (fewer than ``n`` cents) goes to the **first**
+    instalments, one cent each. With a remainder of one cent (100.00 in 3) it is all on
+    the first instalment; in every case the first instalment is the largest, the amounts
+    never differ by more than one cent, and each is within one cent of ``total / n``.
+
+    **Dates.** Instalment ``k`` (counted from 0) is nominally due ``k`` months after
+    ``first_due`` on the same day of the month, moved back to the month's last day where
+    that day does not exist (31 January → 28/29 February → 31 March: always counted from
+    ``first_due``, so the day is not lost), or ``7k`` / ``14k`` days after it
+    (``"weekly"`` / ``"biweekly"``). With a ``calendar``, each date is moved to the next
+    business day (§ 193 BGB); should that reach or pass the next date, the next one is
+    moved to the business day after it, so due dates always strictly increase.
+
+    **Interest** (optional). Simple interest on the principal still outstanding before
+    each instalment, for one period: ``outstanding x rate / 100 x period``, where a
+    period is 1/12 year (monthly), 14/365 or 7/365 (biweekly, weekly), rounded half up to
+    the minor unit per instalment. The period length is nominal, not the days between
+    rolled dates. Interest is shown beside the principal (``Installment.interest``).
+
+    Parameters
+    ----------
+    total : Decimal
+        The amount to split, positive and exact in the minor unit of ``currency``.
+    n : int
+        Number of instalments, at least 2.
+    first_due : datetime.date
+        Nominal due date of the first instalment.
+    currency : str, default "EUR"
+        ISO 4217 code of ``total``.
+    interval : {"monthly", "biweekly", "weekly"}, default "monthly"
+        Spacing of the due dates.
+    min_installment : Decimal or None
+        Smallest allowed instalment (principal), e.g. ``policy.offers.min_installment``.
+    calendar : BusinessCalendar or None
+        Business-day calendar; ``None`` keeps the nominal dates.
+    annual_interest_percent : Decimal or None
+        Simple annual interest in percent; ``None`` or 0: no interest.
+
+    Returns
+    -------
+    InstallmentPlan
+
+    Raises
+    ------
+    PolicyError
+        If ``n`` is below 2, ``total`` is not positive or too small for ``n`` instalments
+        of one minor unit, an instalment would fall below ``min_installment``, the
+        interval is unknown or the interest rate negative (``.field`` names the argument).
+    DataError
+        If ``total`` is not a ``Decimal`` or has more decimals than ``currency`` allows.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> plan = installment_plan(Decimal("100.00"), 3, date(2026, 12, 1))
+    >>> [str(i.amount) for i in plan.installments]
+    ['33.34', '33.33', '33.33']
+    >>> plan = installment_plan(Decimal("90.00"), 3, date(2027, 1, 31),
+    ...                         calendar=BusinessCalendar("DE"))
+    >>> [i.due_date.isoformat() for i in plan.installments]  # 28 Feb is a Sunday
+    ['2027-02-01', '2027-03-01', '2027-03-31']
+    >>> installment_plan(Decimal("100.00"), 3, date(2026, 12, 1),
+    ...                  min_installment=Decimal("50"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dunning.errors.PolicyError: installment_plan: 100.00 EUR in 3 ... offer at most 2 instalments.
+    """
+    where = "installment_plan"
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
+        msg = f"{where}: an installment plan needs at least 2 instalments. Got {n!r} instead."
+        raise PolicyError(msg, field="n")
+    if interval not in ("monthly", "biweekly", "weekly"):
+        msg = f"{where}: unknown interval {interval!r}; expected 'monthly', 'biweekly' or 'weekly'."
+        raise PolicyError(msg, field="interval")
+    n = int(n)
+    units = _check_total(total, currency, where)
+    base, remainder = divmod(units, n)
+    if base < 1:
+        msg = (
+            f"{where}: {total} {currency} cannot be split into {n} instalments of at least "
+            "one minor unit each; offer fewer instalments."
+        )
+        raise PolicyError(msg, field="total")
+    if min_installment is not None and from_minor(base, currency) < min_installment:
+        most = max(int(units // max(to_minor(quantize(min_installment, currency), currency), 1)), 1)
+        msg = (
+            f"{where}: {total} {currency} in {n} instalments gives instalments of "
+            f"{from_minor(base, currency)} {currency}, below the minimum instalment of "
+            f"{min_installment} {currency}; offer at most {most} instalments."
+        )
+        raise PolicyError(msg, field="min_installment")
+    rate = Decimal(0) if annual_interest_percent is None else annual_interest_percent
+    if not isinstance(rate, Decimal) or not rate.is_finite() or rate < 0:
+        msg = f"{where}: annual_interest_percent must be a Decimal >= 0. Got {rate!r} instead."
+        raise PolicyError(msg, field="annual_interest_percent")
+
+    amounts = [base + (1 if k < remainder else 0) for k in range(n)]
+    step = _INTERVAL_DAYS.get(interval)
+    dates: list[date] = []
+    for k in range(n):
+        nominal = (
+            _add_months(first_due, k) if step is None else first_due + timedelta(days=step * k)
+        )
+        due = nominal if calendar is None else calendar.next_business_day(nominal)
+        if dates and due <= dates[-1]:
+            due = (
+                dates[-1] + timedelta(days=1)
+                if calendar is None
+                else calendar.add_business_days(dates[-1], 1)
+            )
+        dates.append(due)
+
+    period = _PERIOD_YEARS[interval]
+    outstanding = units
+    rows: list[Installment] = []
+    for k, (due, amount) in enumerate(zip(dates, amounts, strict=True), start=1):
+        interest = quantize(from_minor(outstanding, currency) * rate / 100 * period, currency)
+        rows.append(Installment(k, due, from_minor(amount, currency), interest))
+        outstanding -= amount
+    return InstallmentPlan(
+        total=total,
+        currency=currency,
+        installments=tuple(rows),
+        interval=interval,
+        annual_interest_percent=annual_interest_percent,
+    )
+
+
+def deferral(
+    total: Decimal,
+    new_due: date,
+    calendar: BusinessCalendar | None = None,
+    *,
+    currency: str = "EUR",
+) -> PaymentDeferral:
+    """A payment deferral of ``total`` to ``new_due``, moved to the next business day.
+
+    Parameters
+    ----------
+    total : Decimal
+        The amount deferred, positive and exact in ``currency``.
+    new_due : datetime.date
+        The new due date asked for.
+    calendar : BusinessCalendar or None
+        Business-day calendar; ``None`` keeps ``new_due``.
+    currency : str, default "EUR"
+        ISO 4217 code of ``total``.
+
+    Returns
+    -------
+    PaymentDeferral
+
+    Raises
+    ------
+    PolicyError
+        If ``total`` is not positive.
+    DataError
+        If ``total`` is not a ``Decimal`` or has more decimals than ``currency`` allows.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> d = deferral(Decimal("250.00"), date(2027, 1, 1), BusinessCalendar("DE"))
+    >>> d.requested_due.isoformat(), d.due_date.isoformat()
+    ('2027-01-01', '2027-01-04')
+    """
+    _check_total(total, currency, "deferral")
+    due = new_due if calendar is None else calendar.next_business_day(new_due)
+    return PaymentDeferral(total=total, currency=currency, requested_due=new_due, due_date=due)
 
 
 def installment_schedule(
     total: Decimal, n: int, first_due: date, currency: str
 ) -> list[tuple[date, Decimal]]:
-    """Split ``total`` into ``n`` monthly instalments that sum exactly to it.
+    """Split ``total`` into ``n`` monthly instalments that sum exactly to it (simple form).
 
-    The total is split in minor units (cents); the remainder of the division goes on
-    the **first** instalment, so it is the largest and the others are equal. Due dates
-    are ``first_due`` and the same day in each following month, moved back to the
-    month's last day where that day does not exist (31 January → 28 February).
+    Kept for the letters: the remainder of the division in minor units goes **whole** on
+    the first instalment, dates are not moved to business days, and ``n = 1`` is allowed.
+    New code uses :func:`installment_plan`.
 
     Parameters
     ----------
@@ -238,7 +538,6 @@ def installment_schedule(
     Examples
     --------
     >>> from datetime import date
-    >>> from decimal import Decimal
     >>> [str(a) for _, a in installment_schedule(Decimal("100.00"), 3, date(2026, 12, 7), "EUR")]
     ['33.34', '33.33', '33.33']
     >>> [d.isoformat() for d, _ in installment_schedule(Decimal("10"), 2, date(2026, 12, 7), "JPY")]
@@ -263,3 +562,425 @@ def installment_schedule(
     base, remainder = divmod(units, n)
     amounts = [base + remainder] + [base] * (n - 1)
     return [(_add_months(first_due, k), from_minor(a, currency)) for k, a in enumerate(amounts)]
+
+
+# -- choosing offers --------------------------------------------------------------------
+
+
+def high_clv_mask(clv: npt.ArrayLike, share: float) -> npt.NDArray[np.bool_]:
+    """Which values are in the top ``share`` of the known CLVs (``NaN``: never).
+
+    The cut-off is the ``1 - share`` quantile of the known values, taken as the next
+    higher observed value (``method="higher"``); values at or above it are high. So with
+    ``share = 0.2`` one of five customers is high, two of ten. ``share = 0``: nobody.
+
+    Examples
+    --------
+    >>> high_clv_mask([10.0, 50.0, float("nan"), 30.0, 20.0, 40.0], 0.2).tolist()
+    [False, True, False, False, False, False]
+    """
+    values = np.asarray(clv, dtype=np.float64)
+    known = ~np.isnan(values)
+    if share <= 0 or not known.any():
+        return np.zeros(values.shape, dtype=bool)
+    cut = np.quantile(values[known], 1 - share, method="higher")
+    return known & (values >= cut)
+
+
+def _share_words(share: float) -> tuple[str, str]:
+    named = {0.1: ("tenth", "Zehntel"), 0.2: ("fifth", "Fünftel"), 0.25: ("quarter", "Viertel")}
+    for value, (en, de) in named.items():
+        if abs(share - value) < 1e-9:
+            return f"the top {en}", f"im oberen {de}"
+    pct_en = format_decimal(Decimal(str(round(share * 100, 1))), locale="en_GB")
+    pct_de = format_decimal(Decimal(str(round(share * 100, 1))), locale="de_DE")
+    return f"the top {pct_en}%", f"in den oberen {pct_de}\u00a0%"
+
+
+@cache
+def _money_format(currency: str, locale: str) -> tuple[str, str, str, str, str, str, int]:
+    """Babel's currency pattern pieces for ``locale``: prefixes, suffixes, symbols, digits."""
+    loc = Locale.parse(locale)
+    pattern = loc.currency_formats["standard"]
+    symbol = get_currency_symbol(currency, locale=locale)
+    symbols = loc.number_symbols["latn"]
+    pos_pre, neg_pre = (p.replace("¤", symbol) for p in pattern.prefix)
+    pos_suf, neg_suf = (s.replace("¤", symbol) for s in pattern.suffix)
+    return (
+        pos_pre,
+        neg_pre,
+        pos_suf,
+        neg_suf,
+        symbols["group"],
+        symbols["decimal"],
+        minor_units(currency),
+    )
+
+
+def _money_texts(minor: Sequence[int], currency: str, locale: str) -> list[str]:
+    """Format minor units as Babel's ``format_currency`` does (standard pattern, grouping 3)."""
+    pos_pre, neg_pre, pos_suf, neg_suf, group, dec, places = _money_format(currency, locale)
+    scale = 10**places
+
+    def one(units: int) -> str:
+        whole, frac = divmod(abs(units), scale)
+        text = f"{whole:,}".replace(",", group)
+        if places:
+            text += dec + str(frac).rjust(places, "0")
+        return (neg_pre + text + neg_suf) if units < 0 else (pos_pre + text + pos_suf)
+
+    return [one(int(u)) for u in minor]
+
+
+def _risk_texts(risk: npt.NDArray[np.float64], locale: str) -> npt.NDArray[np.str_]:
+    rounded = np.round(np.nan_to_num(risk, nan=0.0), 2)
+    uniq, inverse = np.unique(rounded, return_inverse=True)
+    texts = np.array(
+        [format_decimal(Decimal(f"{v:.2f}"), format="0.00", locale=locale) for v in uniq],
+        dtype=object,
+    )
+    return np.asarray(texts[inverse].astype(str), dtype=np.str_)
+
+
+def _int_column(cases: pd.DataFrame, name: str) -> npt.NDArray[np.int64]:
+    if name not in cases.columns:
+        return np.zeros(len(cases), dtype=np.int64)
+    values = pd.to_numeric(cases[name], errors="coerce").fillna(0)
+    return np.asarray(values.to_numpy(dtype=np.float64).astype(np.int64))
+
+
+def _per_currency_minor(
+    amount: Decimal, currencies: npt.NDArray[np.object_]
+) -> npt.NDArray[np.int64]:
+    """A policy amount in minor units of each case's currency (same number, no FX)."""
+    out = np.zeros(len(currencies), dtype=np.int64)
+    for cur in pd.unique(currencies):
+        out[currencies == cur] = to_minor(quantize(amount, str(cur)), str(cur))
+    return out
+
+
+def choose_offers(
+    cases: pd.DataFrame, policy: Policy | None = None, *, as_of: date | None = None
+) -> pd.DataFrame:
+    """Choose an offer for every case: eligibility rules, then the highest expected value.
+
+    The rules, the EV formula and the trace are described in the module docstring and in
+    ``docs/offers.md``. Policy amounts (minimum total, costs) are compared with case totals
+    as the same number in the case currency (no exchange rates).
+
+    Parameters
+    ----------
+    cases : pandas.DataFrame
+        One row per case with ``total`` (``Decimal``), ``currency``, ``risk`` (float in
+        [0, 1]; ``NaN``: no offer), ``disputed`` (bool; missing: not disputed) and
+        ``level`` (int). Optional: ``total_minor`` (int64, used if present), ``segment``
+        (``"B2C"``/``"B2B"``), ``clv`` (float, ``NaN`` allowed), ``broken_promises`` and
+        ``earlier_plans`` (ints; missing: 0).
+    policy : Policy or None
+        The policy; ``None``: ``Policy.default("DE")``.
+    as_of : datetime.date or None
+        The letter date, for ``deferral_due``; ``None`` leaves ``deferral_due`` empty.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index as ``cases``: ``offer, offer_code, offer_reason, offer_reason_de,
+        installments, expected_value_none, expected_value_deferral,
+        expected_value_installment_plan, deferral_due``.
+
+    Raises
+    ------
+    DataError
+        If a required column is missing.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from decimal import Decimal
+    >>> import pandas as pd
+    >>> cases = pd.DataFrame({"total": [Decimal("1000.00"), Decimal("300.00"), Decimal("80.00")],
+    ...     "currency": ["EUR"] * 3, "risk": [0.34, 0.34, 0.34], "disputed": [False] * 3,
+    ...     "level": [2, 2, 2], "clv": [900.0, 100.0, 50.0]})
+    >>> out = choose_offers(cases, as_of=date(2026, 12, 18))
+    >>> out["offer"].tolist()
+    ['installment_plan', 'deferral', 'none']
+    >>> def show(text):  # one clause a line; Babel puts no-break spaces before "€"
+    ...     print(*text.replace("\\xa0", " ").replace("; ", ", ").split(", "), sep="\\n")
+    >>> show(out["offer_reason_de"].iloc[0])
+    Ratenzahlung angeboten: CLV im oberen Fünftel
+    Risiko mittel (0,34)
+    Betrag ≥ 500,00 €
+    kein gebrochenes Zahlungsversprechen
+    Erwartungswert: Ratenzahlung 795,00 €
+    Stundung 705,00 €
+    Zahlung in voller Höhe 660,00 €
+    >>> out["expected_value_deferral"].iloc[1], out["deferral_due"].iloc[1].date()
+    (Decimal('208.00'), datetime.date(2027, 1, 4))
+    >>> show(out["offer_reason"].iloc[2])
+    no offer: CLV not in the top fifth
+    medium risk (0.34)
+    amount < €500.00
+    no broken payment promise
+    expected value: pay in full €52.80
+    deferral €51.80
+    """
+    missing = [c for c in _REQUIRED if c not in cases.columns]
+    if missing:
+        msg = f"choose_offers: cases lack the column(s) {missing}; expected {list(_REQUIRED)}."
+        raise DataError(msg, path="<cases>", missing=missing)
+    policy = Policy.default("DE") if policy is None else policy
+    rules = policy.offers
+    index = cases.index
+    n = len(cases)
+
+    currency = cases["currency"].astype("str").to_numpy(dtype=object)
+    if "total_minor" in cases.columns:
+        total = cases["total_minor"].to_numpy(dtype=np.int64)
+    else:
+        total = np.array(
+            [to_minor(t, str(c)) for t, c in zip(cases["total"], currency, strict=True)],
+            dtype=np.int64,
+        )
+    risk = cases["risk"].to_numpy(dtype=np.float64, na_value=np.nan)
+    level = cases["level"].to_numpy(dtype=np.int64)
+    disputed = cases["disputed"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    broken = _int_column(cases, "broken_promises")
+    earlier = _int_column(cases, "earlier_plans")
+    clv = (
+        pd.to_numeric(cases["clv"], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        if "clv" in cases.columns
+        else np.full(n, np.nan)
+    )
+    high_clv = high_clv_mask(clv, rules.high_clv_share)
+    allowed = set(rules.segments)
+    if "segment" in cases.columns:
+        segment = cases["segment"].astype("str")
+        segment_ok = segment.isin(list(allowed)).to_numpy(dtype=bool) | (
+            segment.isna().to_numpy(dtype=bool) & (allowed == {"B2C", "B2B"})
+        )
+    else:
+        segment_ok = np.full(n, allowed == {"B2C", "B2B"})
+
+    low, high = rules.installment_risk_range
+    no_risk = np.isnan(risk)
+    r = np.nan_to_num(risk, nan=1.0)
+    min_total = _per_currency_minor(rules.installment_min_total, currency)
+    big = total >= min_total
+
+    failed = [
+        disputed,
+        no_risk,
+        ~segment_ok,
+        (r < low) & ~high_clv,
+        r > high,
+        level < rules.installment_min_level,
+        broken > rules.max_broken_promises,
+    ]
+    offer_ok = ~np.logical_or.reduce(failed)
+    plan_ok = offer_ok & big & (earlier <= rules.max_earlier_plans)
+
+    # Expected values in minor units; columns in ACTIONS order (simplest first).
+    p_none = 1.0 - r
+    uplift = (rules.recovery_uplift.deferral, rules.recovery_uplift.installment_plan)
+    costs = (
+        _per_currency_minor(rules.costs.deferral, currency),
+        _per_currency_minor(rules.costs.installment_plan, currency),
+    )
+    totals_f = total.astype(np.float64)
+    ev = np.empty((n, 3), dtype=np.int64)
+    ev[:, 0] = np.rint(p_none * totals_f).astype(np.int64)
+    for j in (1, 2):
+        p = np.minimum(1.0, p_none + uplift[j - 1])
+        ev[:, j] = np.rint(p * totals_f).astype(np.int64) - costs[j - 1]
+    eligible = np.column_stack([~no_risk, offer_ok, plan_ok])
+    floor = np.iinfo(np.int64).min
+    choice = np.argmax(np.where(eligible, ev, floor), axis=1)  # first maximum: the simpler
+    offer = np.asarray(ACTIONS, dtype=object)[choice]
+
+    first_fail = np.select(failed, list(OFFER_CODES[:7]), default="")
+    codes = np.where(
+        first_fail != "",
+        first_fail,
+        np.select([choice == 2, choice == 1], ["ELIGIBLE", "DEFERRAL"], default="PAY_IN_FULL_EV"),
+    )
+
+    reason_en, reason_de = _traces(
+        codes, choice, eligible, ev, total, min_total, risk, level, broken, earlier,
+        high_clv, np.isnan(clv), currency, policy,
+    )  # fmt: skip
+
+    ev_columns = {}
+    for j, action in enumerate(ACTIONS):
+        values: list[Decimal | None] = [
+            from_minor(int(v), str(c)) if ok else None
+            for v, c, ok in zip(ev[:, j], currency, eligible[:, j], strict=True)
+        ]
+        ev_columns[f"expected_value_{action}"] = pd.Series(values, index=index, dtype=object)
+
+    due = pd.Series(pd.NaT, index=index, dtype="datetime64[s]")
+    if as_of is not None:
+        new_due = policy.business_calendar().deadline(as_of, rules.deferral_days)
+        due[choice == 1] = pd.Timestamp(new_due)
+
+    return pd.DataFrame(
+        {
+            "offer": pd.Series(offer, index=index, dtype="str"),
+            "offer_code": pd.Series(codes, index=index, dtype="str"),
+            "offer_reason": pd.Series(reason_en, index=index, dtype="str"),
+            "offer_reason_de": pd.Series(reason_de, index=index, dtype="str"),
+            "installments": pd.Series(
+                np.where(choice == 2, rules.installments, 0), index=index, dtype=np.int64
+            ),
+            **ev_columns,
+            "deferral_due": due,
+        },
+        index=index,
+    )
+
+
+def _traces(
+    codes: npt.NDArray[np.str_],
+    choice: npt.NDArray[np.intp],
+    eligible: npt.NDArray[np.bool_],
+    ev: npt.NDArray[np.int64],
+    total: npt.NDArray[np.int64],
+    min_total: npt.NDArray[np.int64],
+    risk: npt.NDArray[np.float64],
+    level: npt.NDArray[np.int64],
+    broken: npt.NDArray[np.int64],
+    earlier: npt.NDArray[np.int64],
+    high_clv: npt.NDArray[np.bool_],
+    clv_missing: npt.NDArray[np.bool_],
+    currency: npt.NDArray[np.object_],
+    policy: Policy,
+) -> tuple[list[str], list[str]]:
+    """The rule traces in English and German (the only per-row Python: string building)."""
+    args = (codes, choice, eligible, ev, total, min_total, risk, level, broken, earlier)
+    extra = (high_clv, clv_missing, currency, policy)
+    return _trace_lang("en", *args, *extra), _trace_lang("de", *args, *extra)
+
+
+def _trace_lang(
+    lang: Literal["en", "de"],
+    codes: npt.NDArray[np.str_],
+    choice: npt.NDArray[np.intp],
+    eligible: npt.NDArray[np.bool_],
+    ev: npt.NDArray[np.int64],
+    total: npt.NDArray[np.int64],
+    min_total: npt.NDArray[np.int64],
+    risk: npt.NDArray[np.float64],
+    level: npt.NDArray[np.int64],
+    broken: npt.NDArray[np.int64],
+    earlier: npt.NDArray[np.int64],
+    high_clv: npt.NDArray[np.bool_],
+    clv_missing: npt.NDArray[np.bool_],
+    currency: npt.NDArray[np.object_],
+    policy: Policy,
+) -> list[str]:
+    rules = policy.offers
+    low, high = rules.installment_risk_range
+    locale = _LOCALES[lang]
+    de = lang == "de"
+    t = _WORDS[lang]
+    risk_txt = _risk_texts(risk, locale)
+    low_txt = format_decimal(Decimal(f"{low:.2f}"), format="0.00", locale=locale)
+    high_txt = format_decimal(Decimal(f"{high:.2f}"), format="0.00", locale=locale)
+    min_txt = np.empty(len(codes), dtype=object)
+    ev_txt = np.full(ev.shape, "", dtype=object)
+    refused = np.isin(codes, OFFER_CODES[:7])
+    for cur in pd.unique(currency):
+        rows = currency == cur
+        # The minimum total is one amount per currency: format each distinct one once.
+        uniq, inverse = np.unique(min_total[rows], return_inverse=True)
+        min_txt[rows] = np.asarray(_money_texts(uniq.tolist(), str(cur), locale), dtype=object)[
+            inverse
+        ]
+        for j in range(3):
+            need = rows & ~refused & eligible[:, j]
+            ev_txt[need, j] = _money_texts(ev[need, j].tolist(), str(cur), locale)
+
+    band = np.where(risk < low, 0, np.where(risk > high, 2, 1))
+    risk_part = np.char.add(
+        np.char.add(np.asarray(t["bands"])[band], " ("), np.char.add(risk_txt, ")")
+    )
+    top_en, top_de = _share_words(rules.high_clv_share)
+    top = top_de if de else top_en
+    clv_words = [w.format(top=top) for w in t["clv"]]
+    clv_part = np.asarray(clv_words)[np.where(clv_missing, 2, np.where(high_clv, 0, 1))]
+    ge = np.where(total >= min_total, " ≥ ", " < ")
+    head = t["head"]
+    words = t["actions"]
+    refusal = {
+        "DISPUTED": t["disputed"],
+        "RISK_MISSING": t["no_risk"],
+        "SEGMENT_EXCLUDED": t["segment"],
+        "RISK_TOO_LOW": "",
+        "RISK_TOO_HIGH": "",
+        "LEVEL_TOO_LOW": "",
+        "BROKEN_PROMISES": "",
+    }
+    max_broken, max_plans = rules.max_broken_promises, rules.max_earlier_plans
+    order = np.argsort(-np.where(eligible, ev, np.iinfo(np.int64).min), axis=1, kind="stable")
+    out: list[str] = []
+    for i, code in enumerate(codes.tolist()):
+        if code in refusal:
+            if code == "RISK_TOO_LOW":
+                detail = t["risk_low"].format(risk_txt[i], low_txt)
+            elif code == "RISK_TOO_HIGH":
+                detail = t["risk_high"].format(risk_txt[i], high_txt)
+            elif code == "LEVEL_TOO_LOW":
+                detail = t["level_low"].format(level[i], rules.installment_min_level)
+            elif code == "BROKEN_PROMISES":
+                detail = t["broken_many"].format(broken[i], max_broken)
+            else:
+                detail = refusal[code]
+            out.append(f"{head[0]}: {detail}")
+            continue
+        promises = t["no_broken"] if broken[i] == 0 else t["broken"].format(broken[i])
+        plans = "" if earlier[i] == 0 else t["plans"].format(earlier[i], max_plans)
+        facts = (
+            f"{clv_part[i]}, {risk_part[i]}, {t['amount']}{ge[i]}{min_txt[i]}, {promises}{plans}"
+        )
+        evs = ", ".join(f"{words[j]} {ev_txt[i, j]}" for j in order[i] if eligible[i, j])
+        out.append(f"{head[int(choice[i])]}: {facts}; {t['ev']}: {evs}")
+    return out
+
+
+_WORDS: dict[str, dict[str, Any]] = {
+    "en": {
+        "head": ("no offer", "deferral offered", "installment plan offered"),
+        "actions": ("pay in full", "deferral", "installment plan"),
+        "bands": ("low risk", "medium risk", "high risk"),
+        "clv": ("CLV in {top}", "CLV not in {top}", "CLV unknown"),
+        "amount": "amount",
+        "ev": "expected value",
+        "no_broken": "no broken payment promise",
+        "broken": "{} broken payment promise(s)",
+        "plans": ", {} earlier plan(s) (at most {})",
+        "disputed": "the claim is disputed",
+        "no_risk": "no risk score",
+        "segment": "segment receives no offers",
+        "risk_low": "risk {} below {}",
+        "risk_high": "risk {} above {}",
+        "level_low": "level {} below {}",
+        "broken_many": "{} broken payment promise(s) (at most {})",
+    },
+    "de": {
+        "head": ("kein Angebot", "Stundung angeboten", "Ratenzahlung angeboten"),
+        "actions": ("Zahlung in voller Höhe", "Stundung", "Ratenzahlung"),
+        "bands": ("Risiko niedrig", "Risiko mittel", "Risiko hoch"),
+        "clv": ("CLV {top}", "CLV nicht {top}", "CLV unbekannt"),
+        "amount": "Betrag",
+        "ev": "Erwartungswert",
+        "no_broken": "kein gebrochenes Zahlungsversprechen",
+        "broken": "{} gebrochene(s) Zahlungsversprechen",
+        "plans": ", {} frühere Ratenzahlung(en) (höchstens {})",
+        "disputed": "die Forderung ist bestritten",
+        "no_risk": "kein Risikowert",
+        "segment": "Segment erhält keine Angebote",
+        "risk_low": "Risiko {} unter {}",
+        "risk_high": "Risiko {} über {}",
+        "level_low": "Stufe {} unter {}",
+        "broken_many": "{} gebrochene(s) Zahlungsversprechen (höchstens {})",
+    },
+}

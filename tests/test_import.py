@@ -12,6 +12,7 @@ MODULES = [
     "dunning.money",
     "dunning.models",
     "dunning.calendar",
+    "dunning.communication",
     "dunning.policy",
     "dunning.ledger",
     "dunning.io",
