@@ -70,6 +70,7 @@ from dunning.errors import RenderError
 from dunning.levels import LEVEL_NAMES
 from dunning.models import CountryCode, IbanText
 from dunning.offers import DEFAULT_INSTALLMENTS, installment_schedule
+from dunning.policy import Policy
 
 __all__ = [
     "FORMATS",
@@ -241,6 +242,93 @@ def _qr(creditor: Creditor, total: Decimal, currency: str, reference: str, lang:
     return {"src": str(qr.png_data_uri(scale=4, border=4)), "alt": alt}
 
 
+_FEE_REASON = {
+    "de": "Mahngebühr (Porto und Material)",
+    "en": "Dunning fee (postage and materials)",
+}
+_FLAT_FEE_BASIS = {
+    ("DE", "de"): "Verzugspauschale nach § 288 Abs. 5 BGB (Zahlungsverzugsrichtlinie 2011/7/EU)",
+    ("DE", "en"): (
+        "Flat-rate compensation for recovery costs under § 288 (5) BGB "
+        "(Late Payment Directive 2011/7/EU)"
+    ),
+    ("GB", "de"): (
+        "Pauschale nach dem Late Payment of Commercial Debts (Interest) Act 1998, s. 5A"
+    ),
+    ("GB", "en"): "Fixed sum under the Late Payment of Commercial Debts (Interest) Act 1998, s. 5A",
+}
+_INTEREST_BASIS = {
+    ("DE", "B2C"): "§ 288 Abs. 1 BGB",
+    ("DE", "B2B"): "§ 288 Abs. 2 BGB",
+    ("GB", "B2C"): "Late Payment of Commercial Debts (Interest) Act 1998",
+    ("GB", "B2B"): "Late Payment of Commercial Debts (Interest) Act 1998",
+}
+
+
+def _amount(row: Mapping[str, Any], column: str) -> Decimal:
+    value = row.get(column)
+    return value if isinstance(value, Decimal) else Decimal(0)
+
+
+def _charges(
+    case: Mapping[str, Any],
+    invoices: pd.DataFrame,
+    *,
+    policy: Policy,
+    as_of: date,
+    lang: str,
+    money: Any,
+) -> list[dict[str, str]]:
+    """One line per fee, interest claim and flat fee of the case's invoices, in order."""
+    locale = LOCALES[lang]
+    segment = "B2B" if case.get("segment") == "B2B" else "B2C"
+    level = int(case["level"])
+    lines: list[dict[str, str]] = []
+    for row in cast("list[dict[str, Any]]", invoices.to_dict("records")):
+        invoice = str(row["invoice_id"])
+        fee = _amount(row, "fee")
+        if fee > 0:
+            level_name = policy.level_rule(int(row.get("level") or level)).name(
+                "de" if lang == "de" else "en"
+            )
+            where = "Rechnung" if lang == "de" else "invoice"
+            lines.append(
+                {"text": f"{_FEE_REASON[lang]}, {level_name}, {where} {invoice}",
+                 "amount": money(fee)}
+            )  # fmt: skip
+        interest = _amount(row, "interest")
+        if interest > 0:
+            rates = " / ".join(
+                f"{format_decimal(Decimal(r), format='0.00', locale=locale)} %"
+                for r in str(row.get("interest_rate") or "").split(";")
+                if r
+            )
+            start = format_date(_as_date(row["interest_from"]), format="long", locale=locale)
+            end = format_date(as_of, format="long", locale=locale)
+            days = format_decimal(int(row.get("interest_days") or 0), locale=locale)
+            basis = _INTEREST_BASIS[(policy.jurisdiction, segment)]
+            principal = money(row["open_amount"])
+            if lang == "de":
+                text = (
+                    f"Verzugszinsen ({basis}) auf {principal}, Rechnung {invoice}: {rates} "
+                    f"p. a. vom {start} bis {end}, {days} Tage, Zinstage "
+                    f"{policy.interest_day_count}"
+                )
+            else:
+                text = (
+                    f"Default interest ({basis}) on {principal}, invoice {invoice}: {rates} "
+                    f"a year from {start} to {end}, {days} days, day count "
+                    f"{policy.interest_day_count}"
+                )
+            lines.append({"text": text, "amount": money(interest)})
+        flat = _amount(row, "flat_fee")
+        if flat > 0:
+            where = "Rechnung" if lang == "de" else "invoice"
+            basis = _FLAT_FEE_BASIS[(policy.jurisdiction, lang)]
+            lines.append({"text": f"{basis}, {where} {invoice}", "amount": money(flat)})
+    return lines
+
+
 def _context(
     case: Mapping[str, Any],
     invoices: pd.DataFrame,
@@ -249,14 +337,19 @@ def _context(
     creditor: Creditor,
     as_of: date,
     lang: str,
+    policy: Policy | None = None,
 ) -> dict[str, Any]:
+    policy = Policy.default("DE") if policy is None else policy
     if lang not in LOCALES:
         msg = f"unknown letter language {lang!r}; expected one of {sorted(LOCALES)}."
         raise RenderError(msg, template=TEMPLATE, case_id=_text(case.get("case_id")))
     locale = LOCALES[lang]
     currency = str(case["currency"])
     reference = str(case["case_id"])
-    total: Decimal = case["total"]
+    principal: Decimal = case["total"]
+    due = case.get("amount_due")
+    # The letter asks for the amount due: open principal plus fees, interest and flat fees.
+    total: Decimal = due if isinstance(due, Decimal) else principal
 
     def money(amount: Decimal) -> str:
         return str(format_currency(amount, currency, locale=locale))
@@ -284,7 +377,11 @@ def _context(
         offer = {"n": n, "rows": rows}
 
     max_days = int(invoices["days_overdue"].max()) if len(invoices) else 0
-    level_name = LEVEL_NAMES[level][lang]
+    level_name = (
+        policy.level_rule(level).name("de" if lang == "de" else "en")
+        if 1 <= level <= policy.max_level
+        else LEVEL_NAMES[level][lang]
+    )
     title = f"{level_name[:1].upper()}{level_name[1:]} – {'Vorgang' if lang == 'de' else 'case'} "
     return {
         "lang": lang,
@@ -325,6 +422,8 @@ def _context(
         "n_invoices": len(invoices),
         "max_days_overdue": str(format_decimal(max_days, locale=locale)),
         "total": money(total),
+        "principal_total": money(principal),
+        "charges": _charges(case, invoices, policy=policy, as_of=as_of, lang=lang, money=money),
         "qr": _qr(creditor, total, currency, reference, lang, money(total)),
         "offer": offer,
         "reasons": _top_reasons(reasons),
@@ -401,6 +500,7 @@ def render_html(
     creditor: Creditor,
     as_of: date,
     lang: str,
+    policy: Policy | None = None,
 ) -> str:
     """Render one case's letter as HTML.
 
@@ -423,6 +523,9 @@ def render_html(
         Letter date; the payment deadline is :data:`PAYMENT_DAYS` later.
     lang : {"de", "en"}
         Letter language.
+    policy : Policy, optional
+        Level names, jurisdiction (legal basis of interest and flat fee) and interest day
+        count; default ``Policy.default("DE")``.
 
     Returns
     -------
@@ -438,7 +541,9 @@ def render_html(
     --------
     See the module docstring.
     """
-    context = _context(case, invoices, reasons, creditor=creditor, as_of=as_of, lang=lang)
+    context = _context(
+        case, invoices, reasons, creditor=creditor, as_of=as_of, lang=lang, policy=policy
+    )
     return _Renderer(_environment(), AssetURLFetcher(), FontConfiguration()).html(context)
 
 
@@ -497,6 +602,7 @@ def render_letters(
     creditor: Creditor,
     as_of: date,
     formats: Sequence[str] = FORMATS,
+    policy: Policy | None = None,
 ) -> pd.DataFrame:
     """Render every case's letter to ``<out_dir>/<case_id>.html`` and ``.pdf``.
 
@@ -517,6 +623,8 @@ def render_letters(
         Letter date.
     formats : sequence of {"html", "pdf"}
         What to write; both by default.
+    policy : Policy, optional
+        As for :func:`render_html`.
 
     Returns
     -------
@@ -575,7 +683,9 @@ def render_letters(
         if "lang" in case_reasons.columns:
             case_reasons = case_reasons.loc[case_reasons["lang"] == lang]
         invoices = invoices_by_case.get(cid, empty)
-        context = _context(case, invoices, case_reasons, creditor=creditor, as_of=as_of, lang=lang)
+        context = _context(
+            case, invoices, case_reasons, creditor=creditor, as_of=as_of, lang=lang, policy=policy
+        )
         html = renderer.html(context)
         pages: int | None = None
         files: list[tuple[str, bytes]] = [("html", html.encode("utf-8"))]

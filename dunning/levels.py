@@ -13,18 +13,23 @@ level  German                   English                 assigned from
 5      Übergabe Inkasso         hand-over to collection never automatically
 =====  =======================  ======================  ============================
 
-Rules of :func:`assign_levels`, applied per invoice:
+The table is the German default policy (``Policy.default("DE")``); every number in it is
+configuration (:class:`dunning.policy.Policy`, see ``docs/policy.md``). Rules of
+:func:`assign_levels`, applied per invoice:
 
-1. The *target* level follows days overdue (:data:`LEVEL_THRESHOLDS`).
+1. The *target* level follows days overdue: the ``days_after_due`` of each automatic level
+   (:data:`LEVEL_THRESHOLDS` in the default).
 2. A run moves an invoice at most **one level** above the level already issued, so a
    customer never skips a stage (an invoice 60 days overdue that was never dunned gets
    a payment reminder first).
 3. No new letter (level 0) when that next level is not above the level already issued,
-   or when fewer than :data:`MIN_DAYS_BETWEEN_LETTERS` days have passed since the last
-   letter for the invoice.
-
-Level 5 (hand-over to a collection agency) is a name only: it is a human decision and
-is never assigned by these rules.
+   when fewer than the level's ``days_after_previous`` (and the policy's
+   ``min_days_between_letters``; :data:`MIN_DAYS_BETWEEN_LETTERS` in the default) days have
+   passed since the last letter for the invoice, within the policy's ``grace_days``, or
+   when the open amount is below ``min_open_amount``.
+4. Only automatic levels are assigned: up to :attr:`dunning.policy.Policy.max_automatic_level`
+   (:data:`MAX_AUTOMATIC_LEVEL` = 4 in the default). Level 5 (hand-over to a collection
+   agency) is a human decision and is never assigned by these rules.
 
 Examples
 --------
@@ -39,11 +44,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from dunning.errors import DataError
+from dunning.money import to_minor
+from dunning.policy import MAX_LEVEL, Policy
 
 __all__ = [
     "LEVEL_NAMES",
@@ -75,10 +83,31 @@ MAX_AUTOMATIC_LEVEL: int = len(LEVEL_THRESHOLDS)
 MIN_DAYS_BETWEEN_LETTERS: int = 14
 
 
+def _rules(policy: Policy | None) -> tuple[Policy, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The policy, the days-overdue threshold and the gap of automatic levels 1 .. L.
+
+    Index ``i`` of both arrays is level ``i + 1``. A level without ``days_after_due`` takes
+    the threshold of the level before it (it is then timed by its gap alone); the gap of
+    level 1 and any gap below the policy's ``min_days_between_letters`` is raised to it.
+    """
+    rules = Policy.default("DE") if policy is None else policy
+    thresholds: list[int] = []
+    gaps: list[int] = []
+    for rule in rules.levels[: rules.max_automatic_level]:
+        previous = thresholds[-1] if thresholds else 1
+        thresholds.append(previous if rule.days_after_due is None else rule.days_after_due)
+        gaps.append(max(rule.days_after_previous or 0, rules.min_days_between_letters))
+    return rules, np.array(thresholds, dtype=np.int64), np.array(gaps, dtype=np.int64)
+
+
 def assign_levels(
     days_overdue: npt.ArrayLike,
     last_level: npt.ArrayLike,
     days_since_last: npt.ArrayLike | None = None,
+    *,
+    policy: Policy | None = None,
+    open_minor: npt.ArrayLike | None = None,
+    min_open_minor: npt.ArrayLike | None = None,
 ) -> npt.NDArray[np.int64]:
     """The dunning level each invoice gets in this run, or 0 for no new letter.
 
@@ -93,11 +122,23 @@ def assign_levels(
     days_since_last : array-like of float, optional
         Calendar days since the last letter for the invoice; ``NaN`` where there was
         none. ``None`` means no invoice was dunned recently enough to matter.
+    policy : Policy, optional
+        Thresholds (``days_after_due``), gaps (``days_after_previous``,
+        ``min_days_between_letters``), ``grace_days``, ``min_open_amount`` and the highest
+        automatic level. Default ``Policy.default("DE")``: 1/15/30/45 days, 14-day gap,
+        levels 1 to 4, no grace days, minimum open amount 5.00.
+    open_minor : array-like of int, optional
+        Open amount of each invoice in minor units (cents). With it, invoices whose open
+        amount is below the minimum get no letter; without it the minimum is not checked.
+    min_open_minor : array-like of int or int, optional
+        The minimum open amount in minor units, per invoice or for all. Default: the
+        policy's ``min_open_amount`` in the minor unit of the policy's currency.
 
     Returns
     -------
     numpy.ndarray of int64
-        The new level (1 to 4), or 0 when no new letter is due.
+        The new level (1 to the policy's highest automatic level), or 0 when no new letter
+        is due.
 
     Raises
     ------
@@ -117,7 +158,13 @@ def assign_levels(
     [0, 1, 1, 2, 2, 3, 3, 4, 0]
     >>> assign_levels([20, 20], [1, 1], [13.0, 14.0]).tolist()
     [0, 2]
+
+    Open amounts below the minimum (5.00 in the German default) get no letter:
+
+    >>> assign_levels([20, 20], [0, 0], open_minor=[499, 500]).tolist()
+    [0, 1]
     """
+    rules, thresholds, gaps = _rules(policy)
     days = np.asarray(days_overdue, dtype=np.int64)
     last = np.asarray(last_level, dtype=np.int64)
     if days.shape != last.shape or days.ndim != 1:
@@ -126,18 +173,18 @@ def assign_levels(
             "one-dimensional arrays of the same length (one entry per invoice)."
         )
         raise DataError(msg)
-    if last.size and (last.min() < 0 or last.max() > max(LEVEL_NAMES)):
+    if last.size and (last.min() < 0 or last.max() > MAX_LEVEL):
         msg = (
-            f"assign_levels: last_level must be between 0 and {max(LEVEL_NAMES)}; "
+            f"assign_levels: last_level must be between 0 and {MAX_LEVEL}; "
             f"got values from {last.min()} to {last.max()}. Check the dunning history."
         )
         raise DataError(msg)
 
     target = np.zeros(days.shape, dtype=np.int64)
-    for threshold in LEVEL_THRESHOLDS:
+    for threshold in thresholds:
         target += days >= threshold
     step = np.minimum(target, last + 1)
-    due = step > last
+    due = (step > last) & (days > rules.grace_days)
     if days_since_last is not None:
         since = np.asarray(days_since_last, dtype=np.float64)
         if since.shape != days.shape:
@@ -146,19 +193,38 @@ def assign_levels(
                 f"as days_overdue {days.shape}."
             )
             raise DataError(msg)
-        due &= np.isnan(since) | (since >= MIN_DAYS_BETWEEN_LETTERS)
+        gap = gaps[np.clip(step, 1, max(len(gaps), 1)) - 1] if gaps.size else np.zeros_like(step)
+        due &= np.isnan(since) | (since >= gap)
+    if open_minor is not None:
+        amounts = np.asarray(open_minor, dtype=np.int64)
+        if amounts.shape != days.shape:
+            msg = (
+                f"assign_levels: open_minor {amounts.shape} must have the same length as "
+                f"days_overdue {days.shape}."
+            )
+            raise DataError(msg)
+        if min_open_minor is None:
+            minimum: npt.ArrayLike = to_minor(rules.min_open_amount, rules.currency)
+        else:
+            minimum = min_open_minor
+        due &= amounts >= np.asarray(minimum, dtype=np.int64)
     return np.where(due, step, 0).astype(np.int64)
 
 
-def level_names(levels: npt.ArrayLike, lang: str) -> npt.NDArray[np.str_]:
+def level_names(
+    levels: npt.ArrayLike, lang: Literal["de", "en"], policy: Policy | None = None
+) -> npt.NDArray[np.str_]:
     """Level names for an array of levels in ``lang``; level 0 gives an empty string.
 
     Parameters
     ----------
     levels : array-like of int
-        Levels 0 to 5.
+        Levels 0 to the policy's highest level.
     lang : {"de", "en"}
         Language of the names.
+    policy : Policy, optional
+        Whose level names (``name_de`` / ``name_en``); default :data:`LEVEL_NAMES`, the
+        names of ``Policy.default("DE")``.
 
     Returns
     -------
@@ -168,6 +234,12 @@ def level_names(levels: npt.ArrayLike, lang: str) -> npt.NDArray[np.str_]:
     --------
     >>> level_names([0, 1, 4], "en").tolist()
     ['', 'payment reminder', 'final notice']
+    >>> level_names([2], "en", Policy.default("GB")).tolist()
+    ['overdue notice']
     """
-    table = np.array([""] + [LEVEL_NAMES[level][lang] for level in sorted(LEVEL_NAMES)])
+    if policy is None:
+        names = [LEVEL_NAMES[level][lang] for level in sorted(LEVEL_NAMES)]
+    else:
+        names = [rule.name(lang) for rule in policy.levels]
+    table = np.array(["", *names])
     return table[np.asarray(levels, dtype=np.int64)]

@@ -64,7 +64,8 @@ from dunning.ledger import open_items
 from dunning.letters import FORMATS, Creditor, render_letters
 from dunning.levels import LEVEL_NAMES, MAX_AUTOMATIC_LEVEL
 from dunning.models import SCHEMAS, Portfolio
-from dunning.proposal import Proposal, propose
+from dunning.policy import Policy
+from dunning.proposal import Proposal, first_reminders, propose
 from dunning.store import DecisionStore, sqlite_url
 from explain.attributions import explain
 from scoring.anomaly import anomaly_flags
@@ -102,6 +103,16 @@ DECISIONS_CSV_COLUMNS: tuple[str, ...] = (
     "offer",
     "offer_code",
     "offer_reason",
+    "fee",
+    "interest",
+    "flat_fee",
+    "claim_total",
+    "interest_from",
+    "interest_days",
+    "interest_rate",
+    "interest_rate_note",
+    "needs_review",
+    "review_reason",
     "reason_lang",
     "reason_codes",
     *(f"reason_{i}" for i in range(1, N_REASONS + 1)),
@@ -136,7 +147,8 @@ class RunResult:
         ``open_items``, ``decisions``, ``cases``, ``level_1`` … ``level_4`` (cases by
         case level), ``offer_installment_plan``, ``offer_none``, ``letters_html``,
         ``letters_pdf``, ``anomalies`` (invoices with an anomaly flag), ``drift_alarm``
-        (1 when a feature or the score shifted significantly), ``files_written``.
+        (1 when a feature or the score shifted significantly), ``needs_review`` (cases
+        routed to a clerk by the policy's review rules), ``files_written``.
     drift : pandas.DataFrame or None
         Population stability of every feature and of the score against the model's
         training reference (:func:`scoring.drift.drift_report`).
@@ -301,8 +313,26 @@ def _decide(
     risk: pd.Series,
     as_of: date,
     items: pd.DataFrame,
+    *,
+    policy: Policy,
+    anomalies: pd.Series | None = None,
+    drift: DriftReport | None = None,
 ) -> Proposal:
-    return propose(items, features, risk, portfolio.customers, as_of)
+    """Levels, fees, interest, cases, offers and review routing under ``policy``."""
+    first = first_reminders(portfolio.history, as_of)
+    dated = items.assign(
+        first_dunned_on=first.reindex(items["invoice_id"].to_numpy()).to_numpy("datetime64[ns]")
+    )
+    return propose(
+        dated,
+        features,
+        risk,
+        portfolio.customers,
+        as_of,
+        policy=policy,
+        anomalies=anomalies,
+        drift_alarm=drift is not None and drift.alarm,
+    )
 
 
 def _explain(
@@ -338,6 +368,7 @@ def _write_letters(
     folder: Path,
     creditor: Creditor,
     formats: Sequence[str],
+    policy: Policy | None = None,
 ) -> pd.DataFrame:
     return render_letters(
         proposal.cases,
@@ -347,6 +378,7 @@ def _write_letters(
         creditor=creditor,
         as_of=proposal.as_of,
         formats=formats,
+        policy=policy,
     )
 
 
@@ -368,6 +400,11 @@ def _decision_table(
     linked = case_offers.reindex(table["case_id"].to_numpy())
     table["offer_code"] = pd.Series(linked["offer_code"].to_numpy(), dtype="str")
     table["offer_reason"] = pd.Series(linked["offer_reason"].to_numpy(), dtype="str")
+    for name in (
+        "fee", "interest", "flat_fee", "claim_total", "interest_from", "interest_days",
+        "interest_rate", "interest_rate_note", "needs_review", "review_reason",
+    ):  # fmt: skip
+        table[name] = d[name].to_numpy()
 
     if reasons.empty:
         wide = pd.DataFrame(index=pd.Index([], name="invoice_id"))
@@ -405,7 +442,9 @@ def _write_decisions(table: pd.DataFrame, path: Path) -> None:
     out = table.copy()
     for column in ("as_of", "issue_date", "due_date"):
         out[column] = out[column].dt.strftime("%Y-%m-%d")
-    out["open_amount"] = out["open_amount"].map(str)
+    for column in ("open_amount", "fee", "interest", "flat_fee", "claim_total"):
+        out[column] = out[column].map(str)
+    out["interest_from"] = out["interest_from"].map(lambda day: day.isoformat())
     out["risk"] = np.char.mod("%.6f", out["risk"].to_numpy(np.float64))
     _write_atomic_text(path, out.to_csv(index=False, lineterminator="\n"))
 
@@ -524,6 +563,7 @@ def _counts(
         "letters_pdf": int(formats.get("pdf", 0)),
         "anomalies": int((anomalies != "").sum()),
         "drift_alarm": int(drift is not None and drift.alarm),
+        "needs_review": int(cases["needs_review"].sum()) if len(cases) else 0,
     }
     # Letters, the model bundle and its card, decisions.csv, run report, SQLite store.
     counts["files_written"] = len(manifest) + model_files + 1 + 3
@@ -539,6 +579,7 @@ def run(
     random_state: int = 0,
     quality: pd.DataFrame | None = None,
     formats: Sequence[str] = FORMATS,
+    policy: Policy | None = None,
 ) -> RunResult:
     """Run the whole pipeline on a portfolio and write everything to ``out``.
 
@@ -561,6 +602,9 @@ def run(
         the missing rates of the portfolio's optional columns.
     formats : sequence of {"html", "pdf"}
         Letter formats to write.
+    policy : Policy, optional
+        The dunning policy (levels, fees, interest, review rules); default
+        ``Policy.default("DE")``.
 
     Returns
     -------
@@ -591,6 +635,7 @@ def run(
         "model_card": reports_dir / "model_card.html",
     }
     creditor = creditor or Creditor.demo()
+    policy = Policy.default("DE") if policy is None else policy
 
     with _stage("train risk model"):
         model = _train(portfolio, as_of, random_state, out_dir)
@@ -601,12 +646,14 @@ def run(
         anomalies = _flag_anomalies(portfolio, as_of, features, items)
         drift = _check_drift(model, features, risk)
     with _stage("decide levels, cases and offers"):
-        proposal = _decide(portfolio, features, risk, as_of, items)
+        proposal = _decide(
+            portfolio, features, risk, as_of, items, policy=policy, anomalies=anomalies, drift=drift
+        )
     progress.info("%d overdue invoices, %d cases", len(proposal.decisions), len(proposal.cases))
     with _stage("explain"):
         reasons = _explain(model, features, proposal, portfolio.customers)
     with _stage(f"render {len(proposal.cases)} letters"):
-        manifest = _write_letters(proposal, reasons, letters_dir, creditor, formats)
+        manifest = _write_letters(proposal, reasons, letters_dir, creditor, formats, policy)
     table = _decision_table(proposal, reasons, anomalies)
     with _stage("write decisions.csv"):
         _write_decisions(table, paths["decisions_csv"])

@@ -1,35 +1,95 @@
-"""Proposal: one decision per overdue invoice, one case per customer.
+"""Proposal: one decision per overdue invoice, one case per customer, fees and interest.
 
 :func:`propose` joins the open items with their risk scores, assigns each overdue
-invoice its dunning level (:func:`dunning.levels.assign_levels`), groups the invoices of
-a customer into one **case** (one letter listing all of them) and chooses the case's
-offer (:func:`dunning.offers.choose_offers`). It has no side effects.
+invoice its dunning level (:func:`dunning.levels.assign_levels`) under a
+:class:`~dunning.policy.Policy`, computes what is claimed besides the principal (the new
+letter's dunning fee, statutory default interest, the statutory flat fee), groups the
+invoices of a customer into one **case** (one letter listing all of them), chooses the
+case's offer (:func:`dunning.offers.choose_offers`) and routes cases to human review. It
+has no side effects.
 
 Decisions (``Proposal.decisions``), one row per overdue open invoice
 --------------------------------------------------------------------
 ``invoice_id, customer_id, case_id, issue_date, due_date, days_overdue, open_amount``
 (``Decimal``), ``open_minor`` (int64 minor units), ``currency, disputed, risk,
 last_level, last_dunned_on, level`` (0 = no new letter), ``level_name_de,
-level_name_en, offer``. ``case_id`` is missing (``NaN``) for invoices of customers
-who get no letter in this run.
+level_name_en, offer``, then the claim: ``fee, interest, flat_fee, claim_total``
+(``Decimal``; ``claim_total = open_amount + fee + interest + flat_fee``),
+``interest_from`` (first day of default, a date), ``interest_days`` (days from
+``interest_from`` to ``as_of``, both counted; 0 when not yet in default),
+``interest_rate`` (the rate(s) in percent a year, ``";"``-joined per rate period, ``""``
+for none), ``interest_rate_note`` (why interest is not claimed although the policy claims
+it, e.g. an unconfirmed base rate; ``""`` otherwise), and ``needs_review, review_reason``
+of the invoice's case (a disputed invoice, which is in no case, has ``needs_review`` true
+and the reason ``DISPUTE`` when the policy routes disputes). ``case_id`` is missing
+(``NaN``) for invoices of customers who get no letter in this run.
 
 Cases (``Proposal.cases``), one row per customer with a new letter
 ------------------------------------------------------------------
 A customer has a case when at least one of their overdue invoices gets a new level.
 The case lists **all** the customer's overdue open invoices (also those whose own
-level is 0 because they were dunned recently), so the letter shows everything owed.
+level is 0 because they were dunned recently; disputed invoices are never listed), so
+the letter shows everything owed. With ``per_invoice=True`` (or the policy's
+``case_grouping = "invoice"``) every invoice with a new level is a case of its own.
 
 ``case_id, customer_id, currency, level`` (highest invoice level), ``level_name_de,
-level_name_en, n_invoices, total`` (exact ``Decimal`` sum of open amounts),
-``total_minor, risk`` (open-amount weighted mean of the invoices' risks),
-``disputed`` (any invoice disputed), ``max_days_overdue, language, channel``
-(``"email"`` if the customer consented to e-mail and has an address, else
-``"letter"``), the customer's ``name, street, postal_code, city, country, email,
-segment, vulnerable``, and the offer columns of :func:`dunning.offers.choose_offers`.
+level_name_en, n_invoices, total`` (exact ``Decimal`` sum of open principal),
+``total_minor, case_fees, case_interest, case_flat_fees, amount_due`` (``Decimal``;
+``amount_due = total + case_fees + case_interest + case_flat_fees``, the amount the
+letter asks for), ``amount_due_minor, risk`` (open-amount weighted mean of the invoices'
+risks), ``disputed`` (any overdue invoice of the customer in the case's currency is
+disputed), ``max_days_overdue, language, channel`` (``"email"`` if the customer consented
+to e-mail and has an address, else ``"letter"``), the customer's ``name, street,
+postal_code, city, country, email, segment, vulnerable``, the offer columns of
+:func:`dunning.offers.choose_offers`, and ``needs_review`` (bool), ``review_reason``
+(``"|"``-joined codes of :data:`REVIEW_CODES`).
 
 ``case_id`` is stable: ``C<yyyymmdd>-<first 10 hex digits of sha256(customer_id)>``
 (the run date, then the customer). A customer owing in two currencies gets one case per
-currency, with ``-<currency>`` appended to the id.
+currency, with ``-<currency>`` appended to the id; a per-invoice case appends
+``-<first 8 hex digits of sha256(invoice_id)>``.
+
+Fees and interest
+-----------------
+* **Dunning fee**: the policy's fee of the *new* level for the customer's segment
+  (``fee_b2c`` / ``fee_b2b``), on invoices in the policy currency only. It attaches to the
+  new letter: an invoice without a new level carries no fee, so a second run on the
+  same or the next day never charges it again (fees are never compounded). Fees of
+  earlier letters are their own claim and are not restated (the dunning history records
+  levels, not amounts).
+* **Statutory interest** (:func:`dunning.interest.statutory_interest`, with the policy's
+  jurisdiction, ``interest_day_count`` and ``allow_unconfirmed_base_rate``), only if the
+  policy claims it for the segment. Default starts on the earlier of the day after the
+  first reminder (§ 286 (1) BGB) and the 31st day after the due date (§ 286 (3) BGB: 30
+  days after due date *and receipt*). Simplifications: receipt of the invoice and of the
+  reminder is taken to be the due date and the letter date; the § 286 (3) notice
+  requirement for consumers is assumed to be met by the invoice. Interest runs to
+  ``as_of`` (both days counted) on the **open** principal on ``as_of``: a part-payment
+  lowers the principal for the whole span (this under-claims, never over-claims; use
+  :func:`dunning.interest.interest_on_balance` for the exact figure).
+  ``interest_survives_principal_payment`` concerns fully paid invoices, which are not
+  open items and are never proposed here. When a rate is unknown or unconfirmed (and the
+  policy does not allow unconfirmed rates), interest is **not claimed** (0) and
+  ``interest_rate_note`` says why; the run never fails on it.
+* **Flat fee** (:func:`dunning.interest.flat_fee`: € 40 under § 288 (5) BGB; £ 40/70/100
+  under the Late Payment Act), once per invoice in default, if the policy claims it for
+  the segment.
+* A customer without a segment counts as ``"B2C"`` (the lower rate, no flat fee).
+
+The computation is vectorised: interest is computed once per (first day of default,
+segment, currency) group as an exact factor per minor unit, then applied to every
+invoice of the group in integer arithmetic with one half-up rounding per invoice (the
+same result as calling :func:`~dunning.interest.statutory_interest` per invoice).
+
+Review routing
+--------------
+A case goes to review (``needs_review``) for each rule of the policy's ``review`` section
+that applies; ``review_reason`` lists the codes in the order of :data:`REVIEW_CODES`:
+``HIGH_EXPOSURE`` (``amount_due`` at or above ``exposure_limit``), ``UNCERTAIN_SCORE``
+(``|risk - flag_threshold| <= uncertainty_band``), ``DISPUTE`` (an invoice of the case's
+customer is disputed), ``VULNERABLE``, ``ANOMALY`` (an invoice of the case has an anomaly
+flag), ``DATA_GAP`` (an invoice of the case lacks more than ``max_missing_share`` of its
+features) and ``DRIFT_ALARM`` (every case while a drift alarm is raised).
 
 Examples
 --------
@@ -41,18 +101,36 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from fractions import Fraction
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from dunning.errors import DataError
+from dunning.errors import DataError, DunningError
+from dunning.interest import flat_fee, statutory_interest
 from dunning.levels import assign_levels, level_names
-from dunning.money import from_minor_array
+from dunning.money import from_minor, from_minor_array, minor_units, quantize, to_minor
 from dunning.offers import choose_offers
+from dunning.policy import Policy
+from dunning.typing import Segment
 
-__all__ = ["CASE_COLUMNS", "DECISION_COLUMNS", "Proposal", "case_id", "propose"]
+__all__ = [
+    "CASE_COLUMNS",
+    "DECISION_COLUMNS",
+    "REVIEW_CODES",
+    "Proposal",
+    "case_id",
+    "first_reminders",
+    "propose",
+]
+
+logger = logging.getLogger(__name__)
 
 #: Columns of ``Proposal.decisions``, in order.
 DECISION_COLUMNS: tuple[str, ...] = (
@@ -73,6 +151,16 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "level_name_de",
     "level_name_en",
     "offer",
+    "fee",
+    "interest",
+    "flat_fee",
+    "claim_total",
+    "interest_from",
+    "interest_days",
+    "interest_rate",
+    "interest_rate_note",
+    "needs_review",
+    "review_reason",
 )
 
 _CUSTOMER_COLUMNS = (
@@ -97,6 +185,11 @@ CASE_COLUMNS: tuple[str, ...] = (
     "n_invoices",
     "total",
     "total_minor",
+    "case_fees",
+    "case_interest",
+    "case_flat_fees",
+    "amount_due",
+    "amount_due_minor",
     "risk",
     "disputed",
     "max_days_overdue",
@@ -108,7 +201,23 @@ CASE_COLUMNS: tuple[str, ...] = (
     "offer_reason",
     "offer_reason_de",
     "installments",
+    "needs_review",
+    "review_reason",
 )
+
+#: Review codes, in the order they appear in ``review_reason``.
+REVIEW_CODES: tuple[str, ...] = (
+    "HIGH_EXPOSURE",
+    "UNCERTAIN_SCORE",
+    "DISPUTE",
+    "VULNERABLE",
+    "ANOMALY",
+    "DATA_GAP",
+    "DRIFT_ALARM",
+)
+
+# § 286 (3) BGB: default 30 days after due date and receipt, i.e. from the 31st day.
+_DEFAULT_AFTER_DAYS = 31
 
 
 @dataclass(frozen=True)
@@ -168,24 +277,264 @@ def _channels(customers: pd.DataFrame) -> pd.Series:
     )
 
 
+def first_reminders(history: pd.DataFrame, as_of: date) -> pd.Series:
+    """The date of the first dunning letter of each invoice, on or before ``as_of``.
+
+    Levels are issued one at a time, so the earliest letter of an invoice is its first
+    reminder: the letter that puts the debtor in default (§ 286 (1) BGB). Add the result to
+    the open items as ``first_dunned_on`` before :func:`propose`.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        The dunning history (``invoice_id, level, issued_on``).
+    as_of : datetime.date
+        Letters dated after it are ignored.
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64`` dates indexed by ``invoice_id``, named ``first_dunned_on``.
+
+    Examples
+    --------
+    >>> history = pd.DataFrame({"invoice_id": ["R1", "R1", "R2"], "level": [1, 2, 1],
+    ...     "issued_on": pd.to_datetime(["2026-10-02", "2026-10-16", "2026-12-01"])})
+    >>> first_reminders(history, date(2026, 11, 23)).to_dict()
+    {'R1': Timestamp('2026-10-02 00:00:00')}
+    """
+    dated = history.loc[history["issued_on"] <= pd.Timestamp(as_of)]
+    first = dated.groupby("invoice_id", sort=True)["issued_on"].min()
+    return first.astype("datetime64[ns]").rename("first_dunned_on")
+
+
+def _segments(overdue: pd.DataFrame, customers: pd.DataFrame) -> npt.NDArray[np.str_]:
+    if "segment" not in customers.columns:
+        return np.full(len(overdue), "B2C")
+    segment = customers["segment"].reindex(overdue["customer_id"].to_numpy())
+    values = segment.astype("str").fillna("B2C").to_numpy(dtype=str)
+    return np.where(values == "B2B", "B2B", "B2C")
+
+
+def _interest_start(overdue: pd.DataFrame) -> npt.NDArray[np.datetime64]:
+    """First day of default: the earlier of the day after the first reminder and due + 31."""
+    due = overdue["due_date"].to_numpy("datetime64[D]")
+    statutory = due + np.timedelta64(_DEFAULT_AFTER_DAYS, "D")
+    if "first_dunned_on" in overdue.columns:
+        first = overdue["first_dunned_on"].to_numpy("datetime64[D]")
+    else:
+        # Without the history's first letter, only a level-1 letter is known to be the first.
+        last = overdue["last_dunned_on"].to_numpy("datetime64[D]")
+        first = np.where(overdue["last_level"].to_numpy() == 1, last, np.datetime64("NaT"))
+    reminded = first + np.timedelta64(1, "D")
+    start: npt.NDArray[np.datetime64] = np.where(
+        np.isnat(first), statutory, np.minimum(reminded, statutory)
+    )
+    return start
+
+
+def _round_half_up(minor: npt.NDArray[np.int64], factor: Fraction) -> npt.NDArray[np.int64]:
+    """``minor x factor`` rounded half up (away from zero), exact in Python integers."""
+    p, q = factor.numerator, factor.denominator
+    values = minor.astype(object) * abs(p)
+    rounded = (2 * values + q) // (2 * q)
+    signed = rounded if p >= 0 else -rounded
+    return np.asarray(signed, dtype=np.int64)
+
+
+def _not_claimed(exc: DunningError) -> str:
+    row = getattr(exc, "row", None)
+    day = getattr(exc, "day", None)
+    if type(exc).__name__ == "BaseRateUnconfirmed":
+        return f"interest not claimed: the reference rate from {row} is unconfirmed"
+    if day is not None:
+        return f"interest not claimed: no reference rate is known for {day}"
+    return f"interest not claimed: {exc}"
+
+
+def _step_fill(
+    amounts: npt.NDArray[np.int64], fee_of: Callable[[int], int]
+) -> npt.NDArray[np.int64]:
+    """``fee_of`` over sorted unique amounts of a non-decreasing step function, by bisection."""
+    out = np.empty(amounts.size, dtype=np.int64)
+    stack = [(0, amounts.size - 1, fee_of(int(amounts[0])), fee_of(int(amounts[-1])))]
+    while stack:
+        lo, hi, f_lo, f_hi = stack.pop()
+        if f_lo == f_hi:
+            out[lo : hi + 1] = f_lo
+        elif hi - lo == 1:
+            out[lo], out[hi] = f_lo, f_hi
+        else:
+            mid = (lo + hi) // 2
+            f_mid = fee_of(int(amounts[mid]))
+            stack.extend([(lo, mid, f_lo, f_mid), (mid, hi, f_mid, f_hi)])
+    return out
+
+
+def _charges(
+    overdue: pd.DataFrame,
+    segment: npt.NDArray[np.str_],
+    level: npt.NDArray[np.int64],
+    as_of: date,
+    policy: Policy,
+) -> pd.DataFrame:
+    """Fee, interest and flat fee per invoice in minor units, with the interest details."""
+    n = len(overdue)
+    currency = overdue["currency"].astype("str").to_numpy(dtype=str)
+    open_minor = overdue["open_minor"].to_numpy(np.int64)
+    disputed = overdue["disputed"].astype("boolean").fillna(False).to_numpy(bool)
+    home = currency == policy.currency
+    b2b = segment == "B2B"
+
+    # Dunning fee of the new level (0 = no new letter, no fee).
+    table = {
+        seg: np.array(
+            [0]
+            + [
+                to_minor(quantize(r.fee(seg), policy.currency), policy.currency)
+                for r in policy.levels
+            ],
+            dtype=np.int64,
+        )
+        for seg in ("B2C", "B2B")
+    }
+    fee = np.where(b2b, table["B2B"][level], table["B2C"][level])
+    fee = np.where(home & ~disputed, fee, 0).astype(np.int64)
+
+    start = _interest_start(overdue)
+    end = np.datetime64(as_of, "D")
+    in_default = (start <= end) & ~disputed & (open_minor > 0)
+    days = np.where(in_default, (end - start).astype(np.int64) + 1, 0).astype(np.int64)
+
+    interest = np.zeros(n, dtype=np.int64)
+    rate = np.full(n, "", dtype=object)
+    note = np.full(n, "", dtype=object)
+    claims_interest = np.where(
+        b2b, policy.claims_interest("B2B"), policy.claims_interest("B2C")
+    ).astype(bool)
+    wanted = np.flatnonzero(in_default & claims_interest)
+    if wanted.size:
+        keys = pd.DataFrame(
+            {"start": start[wanted], "segment": segment[wanted], "currency": currency[wanted]}
+        )
+        groups = keys.groupby(["start", "segment", "currency"], sort=True).indices
+        for key, rows in groups.items():
+            first, seg, cur = cast("tuple[np.datetime64, str, str]", key)
+            idx = wanted[np.asarray(rows, dtype=np.intp)]
+            segment_name: Segment = "B2B" if seg == "B2B" else "B2C"
+            try:
+                result = statutory_interest(
+                    from_minor(1, str(cur)),
+                    pd.Timestamp(first).date(),
+                    as_of,
+                    segment=segment_name,
+                    jurisdiction=policy.jurisdiction,
+                    day_count=policy.interest_day_count,
+                    currency=str(cur),
+                    allow_unconfirmed=policy.allow_unconfirmed_base_rate,
+                )
+            except DunningError as exc:
+                note[idx] = _not_claimed(exc)
+                continue
+            factor = result.amount_exact * 10 ** minor_units(str(cur))
+            interest[idx] = _round_half_up(open_minor[idx], factor)
+            rate[idx] = ";".join(str(period.rate_percent) for period in result.periods)
+    if (note != "").any():
+        logger.warning(
+            "interest not claimed on %d invoice(s), e.g. %s",
+            int((note != "").sum()),
+            next(str(x) for x in note if x),
+        )
+
+    flat = np.zeros(n, dtype=np.int64)
+    claims_flat = np.where(
+        b2b, policy.claims_flat_fee("B2B"), policy.claims_flat_fee("B2C")
+    ).astype(bool)
+    due_flat = np.flatnonzero(in_default & claims_flat & home)
+    if due_flat.size:
+        for seg in ("B2C", "B2B"):
+            idx = due_flat[segment[due_flat] == seg]
+            if not idx.size:
+                continue
+            segment_name = "B2B" if seg == "B2B" else "B2C"
+            cur = policy.currency
+
+            def fee_of(minor: int, seg_: Segment = segment_name, cur_: str = cur) -> int:
+                return to_minor(
+                    flat_fee(seg_, policy.jurisdiction, from_minor(minor, cur_), cur_), cur_
+                )
+
+            unique, inverse = np.unique(open_minor[idx], return_inverse=True)
+            flat[idx] = _step_fill(unique, fee_of)[inverse]
+
+    return pd.DataFrame(
+        {
+            "fee_minor": fee,
+            "interest_minor": interest,
+            "flat_minor": flat,
+            "interest_from": pd.Series(start).dt.date.to_numpy(),
+            "interest_days": days,
+            "interest_rate": pd.Series(rate, dtype="str").to_numpy(),
+            "interest_rate_note": pd.Series(note, dtype="str").to_numpy(),
+        }
+    )
+
+
+def _money_column(minor: pd.Series, currency: pd.Series) -> pd.Series:
+    values = from_minor_array(minor.astype(np.int64).tolist(), currency.astype("str").tolist())
+    return pd.Series(values, index=minor.index, dtype=object)
+
+
+def _review(
+    cases: pd.DataFrame, policy: Policy, drift_alarm: bool
+) -> tuple[npt.NDArray[np.bool_], pd.Series]:
+    rules = policy.review
+    limits = {
+        c: to_minor(quantize(rules.exposure_limit, c), c) for c in pd.unique(cases["currency"])
+    }
+    limit = cases["currency"].map(limits).to_numpy(np.int64)
+    vulnerable = cases["vulnerable"].astype("boolean").fillna(False).to_numpy(bool)
+    masks = {
+        "HIGH_EXPOSURE": cases["amount_due_minor"].to_numpy(np.int64) >= limit,
+        "UNCERTAIN_SCORE": np.abs(cases["risk"].to_numpy(np.float64) - rules.flag_threshold)
+        <= rules.uncertainty_band + 1e-12,
+        "DISPUTE": cases["disputed"].to_numpy(bool) & rules.route_disputes,
+        "VULNERABLE": vulnerable & rules.route_vulnerable,
+        "ANOMALY": cases["_anomaly"].to_numpy(bool) & rules.route_anomalies,
+        "DATA_GAP": cases["_gap"].to_numpy(bool) & rules.route_data_gaps,
+        "DRIFT_ALARM": np.full(len(cases), drift_alarm and rules.route_drift_alarm),
+    }
+    reason = pd.Series("", index=cases.index, dtype="str")
+    for code in REVIEW_CODES:
+        reason = reason + np.where(masks[code], "|" + code, "")
+    needs = np.logical_or.reduce([masks[c] for c in REVIEW_CODES]) if len(cases) else np.zeros(0)
+    return np.asarray(needs, dtype=bool), reason.str.lstrip("|").astype("str")
+
+
 def propose(
     items: pd.DataFrame,
     features: pd.DataFrame,
     risk: pd.Series,
     customers: pd.DataFrame,
     as_of: date,
+    *,
+    policy: Policy | None = None,
+    per_invoice: bool | None = None,
+    anomalies: pd.Series | None = None,
+    drift_alarm: bool = False,
 ) -> Proposal:
-    """Decide the dunning level of every overdue invoice and build one case per customer.
+    """Decide level, fees and interest of every overdue invoice and build the cases.
 
     Parameters
     ----------
     items : pandas.DataFrame
         Open items from :func:`dunning.ledger.open_items` on ``as_of``; rows that are
-        not overdue (``days_overdue <= 0``) are ignored.
+        not overdue (``days_overdue <= 0``) are ignored. An optional ``first_dunned_on``
+        column (:func:`first_reminders`) dates the first reminder for the start of default;
+        without it only a ``last_level`` of 1 is known to be the first reminder.
     features : pandas.DataFrame
         Features of the overdue items (index ``invoice_id``), from
-        :func:`scoring.features.build_features`. Not used by this version's fixed rules;
-        accepted so that the call does not change when rules start to use features.
+        :func:`scoring.features.build_features`; used for the data-gap review rule.
     risk : pandas.Series
         Risk that the invoice stays unpaid, indexed by ``invoice_id``; every overdue
         invoice must have one.
@@ -193,6 +542,16 @@ def propose(
         The canonical customers table.
     as_of : datetime.date
         The run date.
+    policy : Policy, optional
+        Levels, fees, interest claims and review rules; default ``Policy.default("DE")``.
+    per_invoice : bool, optional
+        ``True``: one case (letter) per invoice; ``False``: one per customer and currency.
+        Default: the policy's ``case_grouping``.
+    anomalies : pandas.Series, optional
+        Anomaly flags per invoice (index ``invoice_id``; ``"|"``-joined codes, ``""`` for
+        none, or booleans), from :func:`scoring.anomaly.anomaly_flags`.
+    drift_alarm : bool
+        Whether a drift alarm is raised: then every case goes to review.
 
     Returns
     -------
@@ -209,26 +568,29 @@ def propose(
     >>> from decimal import Decimal
     >>> import pandas as pd
     >>> items = pd.DataFrame({"invoice_id": ["R1", "R2", "R3"], "customer_id": ["K1", "K1", "K2"],
-    ...     "issue_date": pd.to_datetime(["2026-09-01", "2026-10-01", "2026-11-01"]),
-    ...     "due_date": pd.to_datetime(["2026-09-15", "2026-11-01", "2026-11-30"]),
+    ...     "issue_date": pd.to_datetime(["2026-02-01", "2026-04-01", "2026-05-01"]),
+    ...     "due_date": pd.to_datetime(["2026-03-02", "2026-05-01", "2026-05-30"]),
     ...     "currency": ["EUR"] * 3,
-    ...     "open_amount": [Decimal("400.00"), Decimal("150.50"), Decimal("80.00")],
-    ...     "open_minor": [40000, 15050, 8000], "days_overdue": [69, 22, -7],
+    ...     "open_amount": [Decimal("1000.00"), Decimal("150.50"), Decimal("80.00")],
+    ...     "open_minor": [100000, 15050, 8000], "days_overdue": [75, 15, -14],
     ...     "disputed": pd.array([False, False, False], dtype="boolean"),
-    ...     "last_level": [1, 0, 0], "last_dunned_on": pd.to_datetime(["2026-10-01", None, None])})
+    ...     "last_level": [1, 0, 0], "last_dunned_on": pd.to_datetime(["2026-04-20", None, None])})
     >>> customers = pd.DataFrame({"customer_id": ["K1", "K2"], "name": ["A", "B"],
-    ...     "country": ["DE", "DE"], "language": ["de", "en"], "segment": ["B2C", "B2B"],
+    ...     "country": ["DE", "DE"], "language": ["de", "en"], "segment": ["B2B", "B2B"],
     ...     "email": ["a@example.com", None], "contact_consent": ["email|letter", "letter"]})
-    >>> risk = pd.Series([0.4, 0.3], index=["R1", "R2"])
-    >>> p = propose(items, pd.DataFrame(index=risk.index), risk, customers, date(2026, 11, 23))
-    >>> print(p.decisions[["invoice_id", "level", "case_id", "offer"]].to_string(index=False))
-    invoice_id  level              case_id            offer
-            R1      2 C20261123-badb728376 installment_plan
-            R2      1 C20261123-badb728376 installment_plan
+    >>> risk = pd.Series([0.2, 0.3], index=["R1", "R2"])
+    >>> p = propose(items, pd.DataFrame(index=risk.index), risk, customers, date(2026, 5, 16))
+    >>> print(p.decisions[["invoice_id", "level", "interest", "flat_fee"]].to_string(index=False))
+    invoice_id  level interest flat_fee
+            R1      2    12.66    40.00
+            R2      1     0.00     0.00
     >>> case = p.cases.iloc[0]
-    >>> case["total"], case["level"], case["channel"], case["offer"]
-    (Decimal('550.50'), np.int64(2), 'email', 'installment_plan')
+    >>> case["total"], case["amount_due"], bool(case["needs_review"]), case["review_reason"]
+    (Decimal('1150.50'), Decimal('1203.16'), False, '')
     """
+    policy = Policy.default("DE") if policy is None else policy
+    if per_invoice is None:
+        per_invoice = policy.case_grouping == "invoice"
     overdue = items.loc[items["days_overdue"] > 0].reset_index(drop=True)
     invoice_ids = overdue["invoice_id"].to_numpy()
 
@@ -252,10 +614,16 @@ def propose(
 
     cutoff = pd.Timestamp(as_of)
     since = (cutoff - overdue["last_dunned_on"]).dt.days.to_numpy(dtype=np.float64)
+    minimum = {
+        c: to_minor(quantize(policy.min_open_amount, c), c) for c in pd.unique(overdue["currency"])
+    }
     level = assign_levels(
         overdue["days_overdue"].to_numpy(np.int64),
         overdue["last_level"].to_numpy(np.int64),
         since,
+        policy=policy,
+        open_minor=overdue["open_minor"].to_numpy(np.int64),
+        min_open_minor=overdue["currency"].map(minimum).to_numpy(np.int64),
     )
     # A disputed invoice is never dunned: it stays in the decisions (level 0, no case)
     # until the dispute is resolved, and is not listed in the customer's letter.
@@ -263,40 +631,99 @@ def propose(
     level = np.where(disputed, 0, level)
     overdue["risk"] = scores
     overdue["level"] = level
-    overdue["level_name_de"] = pd.Series(level_names(level, "de"), dtype="str")
-    overdue["level_name_en"] = pd.Series(level_names(level, "en"), dtype="str")
+    overdue["level_name_de"] = pd.Series(level_names(level, "de", policy), dtype="str")
+    overdue["level_name_en"] = pd.Series(level_names(level, "en", policy), dtype="str")
     overdue["disputed"] = overdue["disputed"].astype("boolean")
 
+    segment = _segments(overdue, cust)
+    charges = _charges(overdue, segment, level, as_of, policy)
+    for column in ("interest_from", "interest_days", "interest_rate", "interest_rate_note"):
+        overdue[column] = charges[column].to_numpy()
+    claim_minor = (
+        overdue["open_minor"].to_numpy(np.int64)
+        + charges["fee_minor"].to_numpy()
+        + charges["interest_minor"].to_numpy()
+        + charges["flat_minor"].to_numpy()
+    )
+    for column, minor in (
+        ("fee", charges["fee_minor"]),
+        ("interest", charges["interest_minor"]),
+        ("flat_fee", charges["flat_minor"]),
+        ("claim_total", pd.Series(claim_minor)),
+    ):
+        overdue[column] = _money_column(minor, overdue["currency"])
+
+    if anomalies is None:
+        flagged = np.zeros(len(overdue), dtype=bool)
+    else:
+        found = anomalies.reindex(invoice_ids)
+        if found.dtype == bool or str(found.dtype) == "boolean":
+            flagged = found.astype("boolean").fillna(False).to_numpy(bool)
+        else:
+            flagged = (found.fillna("").astype("str") != "").to_numpy(bool)
+    if features.shape[1]:
+        missing = features.reindex(invoice_ids).isna().mean(axis=1).to_numpy(np.float64)
+        gap = missing > policy.review.max_missing_share
+    else:
+        gap = np.zeros(len(overdue), dtype=bool)
+
     keys = ["customer_id", "currency"]
+    group_keys = [*keys, "invoice_id"] if per_invoice else keys
     work = overdue.assign(
         _weighted=overdue["risk"] * overdue["open_minor"].astype(np.float64),
-        _disputed=overdue["disputed"].fillna(False).astype(bool),
+        _fee=charges["fee_minor"].to_numpy(),
+        _interest=charges["interest_minor"].to_numpy(),
+        _flat=charges["flat_minor"].to_numpy(),
+        _anomaly=flagged,
+        _gap=gap,
     )
-    grouped = work.loc[~disputed].groupby(keys, sort=True)
+    any_dispute = work.assign(_d=disputed).groupby(keys, sort=True)["_d"].any()
+    grouped = work.loc[~disputed].groupby(group_keys, sort=True)
     agg = grouped.agg(
         level=("level", "max"),
-        n_invoices=("invoice_id", "size"),
+        n_invoices=("level", "size"),
         total_minor=("open_minor", "sum"),
+        _fee=("_fee", "sum"),
+        _interest=("_interest", "sum"),
+        _flat=("_flat", "sum"),
         _weighted=("_weighted", "sum"),
-        disputed=("_disputed", "any"),
+        _anomaly=("_anomaly", "any"),
+        _gap=("_gap", "any"),
         max_days_overdue=("days_overdue", "max"),
     ).reset_index()
     cases = agg.loc[agg["level"] > 0].reset_index(drop=True)
+    cases["disputed"] = (
+        any_dispute.reindex(pd.MultiIndex.from_frame(cases[keys])).fillna(False).to_numpy(bool)
+    )
 
     ids = pd.Series(
         {c: case_id(str(c), as_of) for c in pd.unique(cases["customer_id"])}, dtype="str"
     )
     cases["case_id"] = cases["customer_id"].map(ids).astype("str")
-    multi = cases["customer_id"].duplicated(keep=False)
-    if multi.any():
-        cases.loc[multi, "case_id"] = (
-            cases.loc[multi, "case_id"] + "-" + cases.loc[multi, "currency"]
+    if per_invoice:
+        suffix = cases["invoice_id"].map(
+            lambda i: hashlib.sha256(str(i).encode("utf-8")).hexdigest()[:8]
         )
+        cases["case_id"] = cases["case_id"] + "-" + suffix.astype("str")
+    else:
+        multi = cases["customer_id"].duplicated(keep=False)
+        if multi.any():
+            cases.loc[multi, "case_id"] = (
+                cases.loc[multi, "case_id"] + "-" + cases.loc[multi, "currency"]
+            )
 
     cases["total_minor"] = cases["total_minor"].astype(np.int64)
-    cases["total"] = pd.Series(
-        from_minor_array(cases["total_minor"].tolist(), cases["currency"].tolist()), dtype=object
-    )
+    cases["amount_due_minor"] = (
+        cases["total_minor"] + cases["_fee"] + cases["_interest"] + cases["_flat"]
+    ).astype(np.int64)
+    for column, source in (
+        ("total", "total_minor"),
+        ("case_fees", "_fee"),
+        ("case_interest", "_interest"),
+        ("case_flat_fees", "_flat"),
+        ("amount_due", "amount_due_minor"),
+    ):
+        cases[column] = _money_column(cases[source], cases["currency"])
     totals = cases["total_minor"].to_numpy(np.float64)
     cases["risk"] = np.divide(
         cases["_weighted"].to_numpy(np.float64),
@@ -306,8 +733,8 @@ def propose(
     )
     case_levels = cases["level"].to_numpy(np.int64)
     cases["level"] = case_levels
-    cases["level_name_de"] = pd.Series(level_names(case_levels, "de"), dtype="str")
-    cases["level_name_en"] = pd.Series(level_names(case_levels, "en"), dtype="str")
+    cases["level_name_de"] = pd.Series(level_names(case_levels, "de", policy), dtype="str")
+    cases["level_name_en"] = pd.Series(level_names(case_levels, "en", policy), dtype="str")
 
     info = cust.reindex(cases["customer_id"].to_numpy())
     cases["language"] = info["language"].astype("str").to_numpy()
@@ -319,13 +746,28 @@ def propose(
             cases[column] = pd.array([pd.NA] * len(cases), dtype="boolean")
         else:
             cases[column] = pd.Series([pd.NA] * len(cases), dtype="str")
+    needs, reason = _review(cases, policy, drift_alarm)
+    cases["needs_review"] = needs
+    cases["review_reason"] = reason.to_numpy()
     offers = choose_offers(cases)
     cases = pd.concat([cases, offers], axis=1).loc[:, list(CASE_COLUMNS)]
 
-    decisions = overdue.merge(
-        cases[[*keys, "case_id", "offer"]], on=keys, how="left", validate="many_to_one"
-    )
+    link = cases[["case_id", "offer", "needs_review", "review_reason"]]
+    if per_invoice:
+        link = link.assign(invoice_id=agg.loc[agg["level"] > 0, "invoice_id"].to_numpy())
+        on = ["invoice_id"]
+    else:
+        link = link.assign(**{k: cases[k].to_numpy() for k in keys})
+        on = keys
+    decisions = overdue.merge(link, on=on, how="left", validate="many_to_one")
     decisions.loc[disputed, "case_id"] = pd.NA
     decisions["offer"] = decisions["offer"].fillna("none").astype("str")
+    decisions["needs_review"] = decisions["needs_review"].astype("boolean").fillna(False)
+    decisions["needs_review"] = decisions["needs_review"].astype(bool)
+    decisions["review_reason"] = decisions["review_reason"].fillna("").astype("str")
+    # A disputed invoice is in no case; it waits for a clerk to resolve the dispute.
+    if policy.review.route_disputes:
+        decisions.loc[disputed, "needs_review"] = True
+        decisions.loc[disputed, "review_reason"] = "DISPUTE"
     decisions = decisions.loc[:, list(DECISION_COLUMNS)]
     return Proposal(decisions=decisions, cases=cases, as_of=as_of)

@@ -259,3 +259,74 @@ def test_every_level_and_language_renders(level: int, lang: str) -> None:
     assert f"<title>{title} – " in html
     collection = "Inkassounternehmen" if lang == "de" else "collection agency"
     assert (collection in html) is (level == 4)
+
+
+def test_letter_itemizes_fees_interest_flat_fee_and_amount_due(tmp_path: Path) -> None:
+    """The PDF lists fee, interest (rate, dates, days, day count), flat fee and amount due."""
+    case = (
+        _cases()
+        .iloc[[0]]
+        .assign(
+            segment="B2B",
+            level=2,
+            amount_due=Decimal("1288.22"),
+            offer="none",
+        )
+    )
+    decisions = (
+        _decisions()
+        .iloc[:2]
+        .assign(
+            level=[2, 0],
+            fee=[Decimal("1.00"), Decimal("0.00")],
+            interest=[Decimal("12.66"), Decimal("0.00")],
+            flat_fee=[Decimal("40.00"), Decimal("0.00")],
+            interest_from=[date(2026, 4, 2), date(2026, 5, 4)],
+            interest_days=[45, 0],
+            interest_rate=["10.27", ""],
+        )
+    )
+    for lang, expected in (
+        (
+            "de",
+            [
+                "Mahngebühr (Porto und Material), 1. Mahnung, Rechnung RE-2026-0815 1,00 €",
+                "Verzugszinsen (§ 288 Abs. 2 BGB) auf 1.200,00 €, Rechnung RE-2026-0815: "
+                "10,27 % p. a. vom 2. April 2026 bis 23. November 2026, 45 Tage, Zinstage "
+                "act/365 12,66 €",
+                "Verzugspauschale nach § 288 Abs. 5 BGB (Zahlungsverzugsrichtlinie "
+                "2011/7/EU), Rechnung RE-2026-0815 40,00 €",
+                "Zu zahlender Betrag 1.288,22 €",
+                "Gesamtbetrag von 1.288,22 €",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Dunning fee (postage and materials), first reminder, invoice RE-2026-0815 €1.00",
+                "Default interest (§ 288 Abs. 2 BGB) on €1,200.00, invoice RE-2026-0815: "
+                "10.27 % a year from 2 April 2026 to 23 November 2026, 45 days, day count "
+                "act/365 €12.66",
+                "Flat-rate compensation for recovery costs under § 288 (5) BGB (Late Payment "
+                "Directive 2011/7/EU), invoice RE-2026-0815 €40.00",
+                "Amount due €1,288.22",
+                "total of €1,288.22",
+            ],
+        ),
+    ):
+        manifest = render_letters(
+            case.assign(language=lang),
+            decisions,
+            pd.DataFrame(),
+            tmp_path / lang,
+            creditor=Creditor.demo(),
+            as_of=AS_OF,
+        )
+        pdf = manifest.loc[manifest["format"] == "pdf", "path"].iloc[0]
+        text = " ".join(_pdf_text(Path(pdf)).split())
+        for line in expected:
+            assert line in text, line
+        html = (tmp_path / lang / "C20261123-aaaaaaaaaa.html").read_text(encoding="utf-8")
+        alt = re.search(r'alt="([^"]*GiroCode[^"]*|[^"]*EPC[^"]*)"', html)
+        assert alt is not None
+        assert ("1.288,22\xa0€" if lang == "de" else "€1,288.22") in alt.group(1)

@@ -9,6 +9,7 @@ import pytest
 
 from dunning.errors import DataError
 from dunning.levels import LEVEL_NAMES, assign_levels, level_names
+from dunning.policy import Policy
 
 AS_OF = date(2026, 11, 23)
 
@@ -90,3 +91,48 @@ def test_bad_input_raises_data_error() -> None:
         assign_levels([1], [7])
     with pytest.raises(DataError, match="days_since_last"):
         assign_levels([1], [0], [1.0, 2.0])
+
+
+def test_german_default_policy_exact_dates() -> None:
+    """Policy.default("DE"): due 2026-11-08 -> reminder on 11-09, 1st reminder on 11-23."""
+    policy = Policy.default("DE")
+    due = date(2026, 11, 8)
+
+    def level(on: date, last: int = 0, letter: date | None = None) -> int:
+        since = np.nan if letter is None else float((on - letter).days)
+        return int(assign_levels([(on - due).days], [last], [since], policy=policy)[0])
+
+    assert level(date(2026, 11, 8)) == 0
+    assert level(date(2026, 11, 9)) == 1
+    assert level(date(2026, 11, 22), 1, date(2026, 11, 9)) == 0  # 14 days overdue, 13 since
+    assert level(date(2026, 11, 23), 1, date(2026, 11, 9)) == 2  # 15 days overdue, 14 since
+    assert level(date(2026, 12, 8), 2, date(2026, 11, 23)) == 3  # 30 days overdue
+    assert level(date(2026, 12, 23), 3, date(2026, 12, 8)) == 4  # 45 days overdue
+    assert level(date(2027, 3, 1), 4, date(2026, 12, 23)) == 0  # level 5 is never automatic
+
+
+def test_changed_policy_thresholds_gap_grace_and_minimum() -> None:
+    """A policy with 7/30 days, a 21-day gap, 3 grace days and a 10.00 minimum."""
+    base = Policy.default("DE").to_dict()
+    base["grace_days"] = 3
+    base["min_open_amount"] = "10.00"
+    base["levels"] = base["levels"][:2]
+    base["levels"][0]["days_after_due"] = 7
+    base["levels"][1]["days_after_due"] = 30
+    base["levels"][1]["days_after_previous"] = 21
+    policy = Policy.from_dict(base)
+    due = date(2026, 3, 2)
+
+    def level(on: date, last: int = 0, letter: date | None = None, minor: int = 5000) -> int:
+        since = np.nan if letter is None else float((on - letter).days)
+        days = [(on - due).days]
+        return int(assign_levels(days, [last], [since], policy=policy, open_minor=[minor])[0])
+
+    assert level(date(2026, 3, 8)) == 0  # 6 days overdue
+    assert level(date(2026, 3, 9)) == 1  # 7 days overdue
+    assert level(date(2026, 3, 9), minor=999) == 0  # 9.99 is below the minimum
+    assert level(date(2026, 3, 9), minor=1000) == 1
+    assert level(date(2026, 4, 1), 1, date(2026, 3, 12)) == 0  # 30 overdue, 20 since
+    assert level(date(2026, 4, 2), 1, date(2026, 3, 12)) == 2  # 31 overdue, 21 since
+    assert level(date(2026, 6, 1), 2, date(2026, 4, 2)) == 0  # two levels only
+    assert level_names([2], "en", policy).tolist() == ["first reminder"]

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from dunning.errors import DataError
+from dunning.interest import statutory_interest
 from dunning.ledger import open_items
 from dunning.models import Portfolio
-from dunning.proposal import CASE_COLUMNS, DECISION_COLUMNS, case_id, propose
+from dunning.policy import Policy
+from dunning.proposal import CASE_COLUMNS, DECISION_COLUMNS, case_id, first_reminders, propose
 
 AS_OF = date(2026, 11, 23)
 ISSUED = "2026-08-01 2026-10-01 2026-11-10 2026-09-01 2026-10-01 2026-10-01 2026-10-01"
@@ -146,3 +149,217 @@ def test_missing_risk_raises() -> None:
     scores = pd.Series({"R1": 0.5}, dtype="float64")
     with pytest.raises(DataError, match="no risk score"):
         propose(items, pd.DataFrame(), scores, p.customers, AS_OF)
+
+
+def _book(
+    rows: list[tuple[str, str, str, str, str]],
+    segments: dict[str, str],
+    history: list[tuple[str, int, str]] | None = None,
+    vulnerable: tuple[str, ...] = (),
+    disputed: tuple[str, ...] = (),
+) -> Portfolio:
+    """Invoices ``(invoice_id, customer_id, issue_date, due_date, amount)`` in EUR."""
+    ids = sorted(segments)
+    customers = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "name": [f"Kunde {c}" for c in ids],
+            "country": ["DE"] * len(ids),
+            "language": ["de"] * len(ids),
+            "segment": [segments[c] for c in ids],
+            "email": pd.Series([pd.NA] * len(ids), dtype="str"),
+            "contact_consent": ["letter"] * len(ids),
+            "vulnerable": pd.array([c in vulnerable for c in ids], dtype="boolean"),
+        }
+    ).astype({"customer_id": "str"})
+    invoices = pd.DataFrame(
+        {
+            "invoice_id": [r[0] for r in rows],
+            "customer_id": [r[1] for r in rows],
+            "issue_date": pd.to_datetime([r[2] for r in rows]),
+            "due_date": pd.to_datetime([r[3] for r in rows]),
+            "amount": [Decimal(r[4]) for r in rows],
+            "currency": ["EUR"] * len(rows),
+            "disputed": pd.array([r[0] in disputed for r in rows], dtype="boolean"),
+        }
+    )
+    hist = history or []
+    dunning = pd.DataFrame(
+        {
+            "invoice_id": [h[0] for h in hist],
+            "level": pd.Series([h[1] for h in hist], dtype="int64"),
+            "issued_on": pd.to_datetime([h[2] for h in hist]),
+            "channel": ["letter"] * len(hist),
+        }
+    )
+    return Portfolio(customers, invoices, Portfolio.empty().payments, dunning)
+
+
+def _run(p: Portfolio, as_of: date, risk: float = 0.2, **kwargs: object):  # type: ignore[no-untyped-def]
+    items = open_items(p, as_of)
+    items = items.assign(
+        first_dunned_on=first_reminders(p.history, as_of)
+        .reindex(items["invoice_id"].to_numpy())
+        .to_numpy("datetime64[ns]")
+    )
+    overdue = items.loc[items["days_overdue"] > 0, "invoice_id"]
+    scores = pd.Series(dict.fromkeys(overdue, risk), dtype="float64")
+    features = kwargs.pop("features", pd.DataFrame(index=scores.index))
+    return propose(items, features, scores, p.customers, as_of, **kwargs)  # type: ignore[arg-type]
+
+
+def test_b2b_interest_and_flat_fee_hand_computed() -> None:
+    """EUR 1,000 B2B due 2026-03-02, no reminder, on 2026-05-16: 45 days at 10.27 % + EUR 40."""
+    p = _book([("R1", "B1", "2026-02-01", "2026-03-02", "1000.00")], {"B1": "B2B"})
+    proposal = _run(p, date(2026, 5, 16))
+    r1 = proposal.decisions.set_index("invoice_id").loc["R1"]
+    assert r1["level"] == 1
+    assert r1["interest_from"] == date(2026, 4, 2)  # due date + 31 days (§ 286 (3) BGB)
+    assert r1["interest_days"] == 45
+    assert r1["interest_rate"] == "10.27"
+    assert (r1["fee"], r1["interest"], r1["flat_fee"]) == (
+        Decimal("0.00"),
+        Decimal("12.66"),
+        Decimal("40.00"),
+    )
+    assert r1["claim_total"] == Decimal("1052.66")
+    case = proposal.cases.iloc[0]
+    assert case["total"] == Decimal("1000.00")
+    assert (case["case_fees"], case["case_interest"], case["case_flat_fees"]) == (
+        Decimal("0.00"),
+        Decimal("12.66"),
+        Decimal("40.00"),
+    )
+    assert case["amount_due"] == Decimal("1052.66")
+    assert case["amount_due_minor"] == 105266
+
+
+def test_policy_waiving_interest_and_flat_fee_claims_nothing() -> None:
+    """A policy that claims neither interest nor flat fee from businesses: both are 0.00."""
+    p = _book([("R1", "B1", "2026-02-01", "2026-03-02", "1000.00")], {"B1": "B2B"})
+    waive = Policy.default("DE").replace(
+        claim_interest={"b2c": False, "b2b": False}, claim_flat_fee={"b2c": False, "b2b": False}
+    )
+    case = _run(p, date(2026, 5, 16), policy=waive).cases.iloc[0]
+    assert (case["case_interest"], case["case_flat_fees"]) == (Decimal("0.00"), Decimal("0.00"))
+    assert case["amount_due"] == Decimal("1000.00")
+
+
+def test_fee_is_charged_once_per_level_not_on_every_run() -> None:
+    """B2C 100.00: 1st reminder on 04-16 costs 1.00; the run on 04-17 charges no fee again."""
+    reminded = [("R1", 1, "2026-04-02")]
+    p = _book([("R1", "C1", "2026-03-01", "2026-04-01", "100.00")], {"C1": "B2C"}, reminded)
+    first = _run(p, date(2026, 4, 16))
+    r1 = first.decisions.set_index("invoice_id").loc["R1"]
+    assert (r1["level"], r1["fee"]) == (2, Decimal("1.00"))
+    # default from the day after the reminder: 04-03 to 04-16, 14 days at 6.27 % -> 0.2405
+    assert (r1["interest_from"], r1["interest_days"]) == (date(2026, 4, 3), 14)
+    assert (r1["interest"], r1["flat_fee"]) == (Decimal("0.24"), Decimal("0.00"))
+    assert first.cases.iloc[0]["amount_due"] == Decimal("101.24")
+    issued = _book(
+        [("R1", "C1", "2026-03-01", "2026-04-01", "100.00")],
+        {"C1": "B2C"},
+        [*reminded, ("R1", 2, "2026-04-16")],
+    )
+    for day in (date(2026, 4, 16), date(2026, 4, 17)):
+        again = _run(issued, day)
+        assert again.decisions["fee"].tolist() == [Decimal("0.00")]
+        assert again.cases.empty
+
+
+def test_unconfirmed_base_rate_is_not_claimed_but_noted() -> None:
+    """2026-H2's base rate is unconfirmed: interest 0.00 with a note; allowed, it is 6.92."""
+    p = _book([("R1", "B1", "2026-09-01", "2026-09-30", "1000.00")], {"B1": "B2B"})
+    r1 = _run(p, date(2026, 11, 23)).decisions.set_index("invoice_id").loc["R1"]
+    assert r1["interest"] == Decimal("0.00")
+    assert r1["interest_rate_note"] == (
+        "interest not claimed: the reference rate from 2026-07-01 is unconfirmed"
+    )
+    assert r1["flat_fee"] == Decimal("40.00")
+    allow = Policy.default("DE").replace(allow_unconfirmed_base_rate=True)
+    r1 = _run(p, date(2026, 11, 23), policy=allow).decisions.set_index("invoice_id").loc["R1"]
+    # 2026-10-31 to 2026-11-23: 24 days at 1.52 + 9 = 10.52 % -> 6.9172
+    assert (r1["interest"], r1["interest_days"], r1["interest_rate_note"]) == (
+        Decimal("6.92"),
+        24,
+        "",
+    )
+
+
+def test_vectorised_interest_equals_statutory_interest_per_invoice() -> None:
+    """Grouped computation gives exactly statutory_interest's cents for every invoice."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(60):
+        due = date(2025, 1, 1) + timedelta(days=int(rng.integers(0, 400)))
+        cents = int(rng.integers(500, 5_000_000))
+        rows.append((f"R{i}", f"K{i % 7}", "2024-12-01", due.isoformat(), f"{cents / 100:.2f}"))
+    segments = {f"K{k}": ("B2B" if k % 2 else "B2C") for k in range(7)}
+    as_of = date(2026, 6, 30)
+    d = _run(_book(rows, segments), as_of).decisions
+    for row in d.itertuples():
+        start = row.due_date.date() + timedelta(days=31)
+        seg = segments[row.customer_id]
+        expected = statutory_interest(row.open_amount, start, as_of, segment=seg).amount
+        assert row.interest == expected, row.invoice_id
+
+
+def test_per_invoice_gives_one_case_per_invoice() -> None:
+    """per_invoice=True: a customer's two overdue invoices get two cases and two letters."""
+    rows = [
+        ("R1", "C1", "2026-03-01", "2026-04-01", "100.00"),
+        ("R2", "C1", "2026-03-05", "2026-04-05", "50.00"),
+    ]
+    p = _book(rows, {"C1": "B2C"})
+    assert len(_run(p, date(2026, 4, 20)).cases) == 1
+    split = _run(p, date(2026, 4, 20), per_invoice=True)
+    assert len(split.cases) == 2
+    assert split.cases["total"].tolist() == [Decimal("100.00"), Decimal("50.00")]
+    assert split.decisions["case_id"].nunique() == 2
+    assert set(split.decisions["case_id"]) == set(split.cases["case_id"])
+
+
+def test_review_reasons_each_rule() -> None:
+    """Each review rule routes its case with its code; a plain case is not routed."""
+    rows = [
+        ("R1", "PLAIN", "2026-03-01", "2026-04-01", "100.00"),
+        ("R2", "BIG", "2026-03-01", "2026-04-01", "6000.00"),
+        ("R3", "DISP", "2026-03-01", "2026-04-01", "100.00"),
+        ("R4", "DISP", "2026-03-01", "2026-04-01", "100.00"),
+        ("R5", "VULN", "2026-03-01", "2026-04-01", "100.00"),
+        ("R6", "ANOM", "2026-03-01", "2026-04-01", "100.00"),
+        ("R7", "GAP", "2026-03-01", "2026-04-01", "100.00"),
+    ]
+    segments = dict.fromkeys(["PLAIN", "BIG", "DISP", "VULN", "ANOM", "GAP"], "B2C")
+    p = _book(rows, segments, vulnerable=("VULN",), disputed=("R3",))
+    ids = [r[0] for r in rows]
+    features = pd.DataFrame({"a": [1.0] * 7, "b": [1.0] * 7}, index=ids)
+    features.loc["R7", "a"] = np.nan  # half the features missing > 0.2
+    anomalies = pd.Series(["", "", "", "", "", "AMOUNT_OUTLIER", ""], index=ids)
+    as_of = date(2026, 4, 20)
+    proposal = _run(p, as_of, features=features, anomalies=anomalies)
+    cases = proposal.cases.set_index("customer_id")
+    assert cases["review_reason"].to_dict() == {
+        "ANOM": "ANOMALY",
+        "BIG": "HIGH_EXPOSURE",
+        "DISP": "DISPUTE",
+        "GAP": "DATA_GAP",
+        "PLAIN": "",
+        "VULN": "VULNERABLE",
+    }
+    assert cases["needs_review"].to_dict() == {
+        "ANOM": True, "BIG": True, "DISP": True, "GAP": True, "PLAIN": False, "VULN": True,
+    }  # fmt: skip
+    d = proposal.decisions.set_index("invoice_id")
+    assert d.loc["R4", "review_reason"] == "DISPUTE"
+    assert pd.isna(d.loc["R3", "case_id"])  # disputed itself: no case, no letter
+    assert (d.loc["R3", "needs_review"], d.loc["R3", "review_reason"]) == (True, "DISPUTE")
+    uncertain = _run(p, as_of, risk=0.53).cases.set_index("customer_id")
+    assert uncertain.loc["PLAIN", "review_reason"] == "UNCERTAIN_SCORE"
+    assert (
+        _run(p, as_of, risk=0.56).cases.set_index("customer_id").loc["PLAIN", "review_reason"] == ""
+    )
+    drift = _run(p, as_of, drift_alarm=True).cases.set_index("customer_id")
+    assert drift.loc["PLAIN", "review_reason"] == "DRIFT_ALARM"
+    assert drift.loc["BIG", "review_reason"] == "HIGH_EXPOSURE|DRIFT_ALARM"
+    assert bool(drift["needs_review"].all())

@@ -189,3 +189,23 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path: Path) -> None:
     assert blocked.exit_code == 2
     assert "Traceback" not in blocked.output
     assert "dunning demo: error:" in blocked.output
+
+
+def test_run_reports_review_share_and_charges(demo_run: RunResult) -> None:
+    """counts["needs_review"] counts routed cases; decisions.csv sums to each case's amount_due."""
+    cases = demo_run.cases
+    assert demo_run.counts["needs_review"] == int(cases["needs_review"].sum())
+    assert set(cases.loc[cases["needs_review"], "review_reason"]) - {""}
+    assert (cases.loc[~cases["needs_review"], "review_reason"] == "").all()
+    rows = _read_csv(demo_run.paths["decisions_csv"])
+    by_case: dict[str, Decimal] = {}
+    for r in rows:
+        if r["case_id"]:
+            by_case[r["case_id"]] = by_case.get(r["case_id"], Decimal(0)) + Decimal(
+                r["claim_total"]
+            )
+    assert by_case == dict(zip(cases["case_id"], cases["amount_due"], strict=True))
+    for case in cases.itertuples():
+        assert case.amount_due == (
+            case.total + case.case_fees + case.case_interest + case.case_flat_fees
+        )
