@@ -69,7 +69,7 @@ from dunning._assets import AssetURLFetcher, templates_dir
 from dunning.errors import RenderError
 from dunning.levels import LEVEL_NAMES
 from dunning.models import CountryCode, IbanText
-from dunning.offers import DEFAULT_INSTALLMENTS, installment_schedule
+from dunning.offers import DEFAULT_INSTALLMENTS, installment_plan
 from dunning.policy import Policy
 
 __all__ = [
@@ -369,10 +369,12 @@ def _context(
     offer = None
     if case.get("offer") == "installment_plan":
         n = int(case.get("installments") or DEFAULT_INSTALLMENTS)
-        schedule = installment_schedule(total, n, deadline, currency)
+        plan = installment_plan(
+            total, n, deadline, currency=currency, calendar=policy.business_calendar()
+        )
         rows = [
-            {"number": str(i), "due": day(due), "amount": money(amount)}
-            for i, (due, amount) in enumerate(schedule, start=1)
+            {"number": str(i.number), "due": day(i.due_date), "amount": money(i.amount)}
+            for i in plan.installments
         ]
         offer = {"n": n, "rows": rows}
 

@@ -64,8 +64,8 @@ Examples
 --------
 >>> from datetime import date
 >>> from decimal import Decimal
->>> [(d.isoformat(), str(a)) for d, a in
-...  installment_schedule(Decimal("100.00"), 3, date(2027, 1, 31), "EUR")]
+>>> plan = installment_plan(Decimal("100.00"), 3, date(2027, 1, 31))
+>>> [(i.due_date.isoformat(), str(i.amount)) for i in plan.installments]
 [('2027-01-31', '33.34'), ('2027-02-28', '33.33'), ('2027-03-31', '33.33')]
 """
 
@@ -106,7 +106,6 @@ __all__ = [
     "deferral",
     "high_clv_mask",
     "installment_plan",
-    "installment_schedule",
 ]
 
 logger = logging.getLogger(__name__)
@@ -331,10 +330,9 @@ def installment_plan(
     """Split ``total`` into ``n`` instalments that sum exactly to it.
 
     **Amounts.** The total is split in minor units (cents): every instalment gets
-    ``total // n`` cents, and the remainder (fewer than ``n`` cents) goes to the **first**
-    instalments, one cent each. With a remainder of one cent (100.00 in 3) it is all on
-    the first instalment; in every case the first instalment is the largest, the amounts
-    never differ by more than one cent, and each is within one cent of ``total / n``.
+    ``total // n`` cents, and the whole remainder (fewer than ``n`` cents) goes on the
+    **first** instalment, so that every later instalment is the same amount and the first
+    is the largest (100.00 in 3: 33.34, 33.33, 33.33; 0.05 in 3: 0.03, 0.01, 0.01).
 
     **Dates.** Instalment ``k`` (counted from 0) is nominally due ``k`` months after
     ``first_due`` on the same day of the month, moved back to the month's last day where
@@ -427,7 +425,7 @@ def installment_plan(
         msg = f"{where}: annual_interest_percent must be a Decimal >= 0. Got {rate!r} instead."
         raise PolicyError(msg, field="annual_interest_percent")
 
-    amounts = [base + (1 if k < remainder else 0) for k in range(n)]
+    amounts = [base + remainder] + [base] * (n - 1)
     step = _INTERVAL_DAYS.get(interval)
     dates: list[date] = []
     for k in range(n):
@@ -500,68 +498,6 @@ def deferral(
     _check_total(total, currency, "deferral")
     due = new_due if calendar is None else calendar.next_business_day(new_due)
     return PaymentDeferral(total=total, currency=currency, requested_due=new_due, due_date=due)
-
-
-def installment_schedule(
-    total: Decimal, n: int, first_due: date, currency: str
-) -> list[tuple[date, Decimal]]:
-    """Split ``total`` into ``n`` monthly instalments that sum exactly to it (simple form).
-
-    Kept for the letters: the remainder of the division in minor units goes **whole** on
-    the first instalment, dates are not moved to business days, and ``n = 1`` is allowed.
-    New code uses :func:`installment_plan`.
-
-    Parameters
-    ----------
-    total : Decimal
-        The amount to split, already quantized to the minor unit of ``currency``.
-    n : int
-        Number of instalments, at least 1.
-    first_due : datetime.date
-        Due date of the first instalment.
-    currency : str
-        ISO 4217 code of ``total``.
-
-    Returns
-    -------
-    list of (datetime.date, Decimal)
-        ``n`` pairs of due date and amount, in date order.
-
-    Raises
-    ------
-    PolicyError
-        If ``n`` is below 1, or ``total`` is not positive or too small to give every
-        instalment at least one minor unit.
-    DataError
-        If ``total`` is not a ``Decimal`` or has more decimals than ``currency`` allows.
-
-    Examples
-    --------
-    >>> from datetime import date
-    >>> [str(a) for _, a in installment_schedule(Decimal("100.00"), 3, date(2026, 12, 7), "EUR")]
-    ['33.34', '33.33', '33.33']
-    >>> [d.isoformat() for d, _ in installment_schedule(Decimal("10"), 2, date(2026, 12, 7), "JPY")]
-    ['2026-12-07', '2027-01-07']
-    """
-    if n < 1:
-        msg = f"installment_schedule: the number of instalments must be >= 1. Got {n} instead."
-        raise PolicyError(msg, field="n")
-    if not isinstance(total, Decimal):
-        msg = (
-            f"installment_schedule: total must be a Decimal, got {type(total).__name__}; "
-            "money is never float."
-        )
-        raise DataError(msg)
-    units = to_minor(total, currency)
-    if units < n:
-        msg = (
-            f"installment_schedule: {total} {currency} cannot be split into {n} instalments "
-            "of at least one minor unit each; offer fewer instalments."
-        )
-        raise PolicyError(msg, field="total")
-    base, remainder = divmod(units, n)
-    amounts = [base + remainder] + [base] * (n - 1)
-    return [(_add_months(first_due, k), from_minor(a, currency)) for k, a in enumerate(amounts)]
 
 
 # -- choosing offers --------------------------------------------------------------------

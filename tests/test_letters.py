@@ -139,7 +139,8 @@ def test_installment_amounts_are_exact(rendered: tuple[Path, pd.DataFrame]) -> N
     en = (out / "C20261123-bbbbbbbbbb.html").read_text(encoding="utf-8")
     rows = re.findall(r'<td class="num">(€[\d.,]+)</td>', en.split('class="schedule"')[1])
     assert rows == ["€33.34", "€33.33", "€33.33"]
-    assert "7 December 2026" in en and "7 January 2027" in en and "7 February 2027" in en
+    # 7 February 2027 is a Sunday: the third instalment falls due on Monday the 8th.
+    assert "7 December 2026" in en and "7 January 2027" in en and "8 February 2027" in en
 
 
 def test_pdfs_parse_back_with_text_and_tags(rendered: tuple[Path, pd.DataFrame]) -> None:
