@@ -132,7 +132,9 @@ def demo(
         name = LEVEL_NAMES[level]["en"]
         table.add_row(f"  level {level}: {name}", str(counts[f"level_{level}"]))
     table.add_row("offers: installment plan", str(counts["offer_installment_plan"]))
+    table.add_row("offers: deferral", str(counts["offer_deferral"]))
     table.add_row("offers: none", str(counts["offer_none"]))
+    table.add_row("routed to review", str(counts["needs_review"]))
     table.add_row("files written", str(counts["files_written"]))
     console.print(table)
     paths = result.paths

@@ -376,7 +376,9 @@ def _context(
             {"number": str(i.number), "due": day(i.due_date), "amount": money(i.amount)}
             for i in plan.installments
         ]
-        offer = {"n": n, "rows": rows}
+        offer = {"kind": "installment_plan", "n": n, "rows": rows}
+    elif case.get("offer") == "deferral" and not pd.isna(case.get("deferral_due")):
+        offer = {"kind": "deferral", "due": day(case["deferral_due"]), "amount": money(total)}
 
     max_days = int(invoices["days_overdue"].max()) if len(invoices) else 0
     level_name = (

@@ -82,6 +82,8 @@ progress = logging.getLogger("dunning.progress")
 
 #: Number of reasons per invoice.
 N_REASONS = 3
+#: Features that move with the calendar by construction, left out of the drift check.
+CALENDAR_FEATURES: frozenset[str] = frozenset({"tenure_days", "industry_outlook"})
 
 #: Columns of ``out/decisions.csv``, in order (see ``docs/run.md``).
 DECISIONS_CSV_COLUMNS: tuple[str, ...] = (
@@ -145,10 +147,11 @@ class RunResult:
         ``model`` (the risk-model bundle) and ``model_card``.
     counts : Mapping of str to int
         ``open_items``, ``decisions``, ``cases``, ``level_1`` … ``level_4`` (cases by
-        case level), ``offer_installment_plan``, ``offer_none``, ``letters_html``,
-        ``letters_pdf``, ``anomalies`` (invoices with an anomaly flag), ``drift_alarm``
-        (1 when a feature or the score shifted significantly), ``needs_review`` (cases
-        routed to a clerk by the policy's review rules), ``files_written``.
+        case level), ``offer_installment_plan``, ``offer_deferral``, ``offer_none``,
+        ``letters_html``, ``letters_pdf``, ``anomalies`` (invoices with an anomaly flag),
+        ``drift_alarm`` (1 when a feature or the score shifted significantly),
+        ``needs_review`` (cases routed to a clerk by the policy's review rules),
+        ``files_written``.
     drift : pandas.DataFrame or None
         Population stability of every feature and of the score against the model's
         training reference (:func:`scoring.drift.drift_report`).
@@ -176,12 +179,14 @@ class RunResult:
         >>> r = RunResult(date(2026, 11, 23), "R1", pd.DataFrame(), pd.DataFrame(),
         ...     pd.DataFrame(), pd.DataFrame(), {"out": Path("out")},
         ...     {"decisions": 5, "cases": 3, "level_1": 2, "level_2": 1, "level_3": 0,
-        ...      "level_4": 0, "offer_installment_plan": 1, "offer_none": 2,
-        ...      "letters_html": 3, "letters_pdf": 3, "files_written": 9})
+        ...      "level_4": 0, "offer_installment_plan": 1, "offer_deferral": 0,
+        ...      "offer_none": 2, "needs_review": 1, "letters_html": 3, "letters_pdf": 3,
+        ...      "files_written": 9})
         >>> print(r.summary())
         Dunning run 2026-11-23 (R1): 5 overdue invoices, 3 cases (letters).
         Letters by level: payment reminder 2, first reminder 1, second reminder 0, final notice 0.
-        Offers: installment plan 1, none 2.
+        Offers: installment plan 1, deferral 0, none 2.
+        Routed to review: 1 of 3 cases.
         Files written: 9 (3 HTML and 3 PDF letters, decisions.csv, run report, SQLite store) in out.
         """
         c = self.counts
@@ -195,7 +200,8 @@ class RunResult:
                 f"{c.get('decisions', 0)} overdue invoices, {c.get('cases', 0)} cases (letters).",
                 f"Letters by level: {levels}.",
                 f"Offers: installment plan {c.get('offer_installment_plan', 0)}, "
-                f"none {c.get('offer_none', 0)}.",
+                f"deferral {c.get('offer_deferral', 0)}, none {c.get('offer_none', 0)}.",
+                f"Routed to review: {c.get('needs_review', 0)} of {c.get('cases', 0)} cases.",
                 f"Files written: {c.get('files_written', 0)} ({c.get('letters_html', 0)} HTML "
                 f"and {c.get('letters_pdf', 0)} PDF letters, decisions.csv, run report, "
                 f"SQLite store) in {self.paths.get('out', Path())}.",
@@ -298,13 +304,20 @@ def _flag_anomalies(
 
 
 def _check_drift(model: RiskModel, features: pd.DataFrame, risk: pd.Series) -> DriftReport | None:
-    """PSI of today's features and scores against the model's training reference."""
+    """PSI of today's features and scores against the model's training reference.
+
+    Features in :data:`CALENDAR_FEATURES` are left out: the reference spans a year of
+    training snapshots, so features that move with the calendar by construction (tenure
+    grows every day, the outlook index changes every quarter) always "shift" and would
+    raise the alarm on every run. Their values still enter the score, whose PSI is checked.
+    """
     reference = getattr(model, "reference_", None)
     if features.empty or not reference:
         return None
-    return drift_report(
-        ReferenceDistribution.from_dict(reference), features, score_new=risk.to_numpy()
-    )
+    full = ReferenceDistribution.from_dict(reference)
+    kept = {k: v for k, v in full.features.items() if k not in CALENDAR_FEATURES}
+    trimmed = ReferenceDistribution(features=kept, score=full.score, bins=full.bins)
+    return drift_report(trimmed, features, score_new=risk.to_numpy())
 
 
 def _decide(
@@ -502,6 +515,7 @@ def _write_report(
         ],
         offers=[
             {"offer": "installment plan", "count": counts["offer_installment_plan"]},
+            {"offer": "deferral", "count": counts["offer_deferral"]},
             {"offer": "none", "count": counts["offer_none"]},
         ],
         quality_note=note,
@@ -509,6 +523,7 @@ def _write_report(
         quality_rows=[["" if pd.isna(v) else v for v in row] for row in table.to_numpy()],
         files=sorted((k, str(v)) for k, v in files.items()),
         n_anomalies=counts["anomalies"],
+        n_review=counts["needs_review"],
         drift_text=drift.text("en") if drift is not None else "",
         drift_columns=[str(c) for c in drift_table.columns],
         drift_rows=[
@@ -558,6 +573,7 @@ def _counts(
         "cases": len(cases),
         **{f"level_{lv}": int(levels.get(lv, 0)) for lv in range(1, MAX_AUTOMATIC_LEVEL + 1)},
         "offer_installment_plan": int(offers.get("installment_plan", 0)),
+        "offer_deferral": int(offers.get("deferral", 0)),
         "offer_none": int(offers.get("none", 0)),
         "letters_html": int(formats.get("html", 0)),
         "letters_pdf": int(formats.get("pdf", 0)),

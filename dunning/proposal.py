@@ -201,6 +201,7 @@ CASE_COLUMNS: tuple[str, ...] = (
     "offer_reason",
     "offer_reason_de",
     "installments",
+    "deferral_due",
     "needs_review",
     "review_reason",
 )
@@ -749,7 +750,7 @@ def propose(
     needs, reason = _review(cases, policy, drift_alarm)
     cases["needs_review"] = needs
     cases["review_reason"] = reason.to_numpy()
-    offers = choose_offers(cases)
+    offers = choose_offers(cases, policy, as_of=as_of)
     cases = pd.concat([cases, offers], axis=1).loc[:, list(CASE_COLUMNS)]
 
     link = cases[["case_id", "offer", "needs_review", "review_reason"]]
