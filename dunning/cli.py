@@ -105,6 +105,7 @@ def demo(
             generated.invoices,
             generated.payments,
             generated.history,
+            generated.promises,
             as_of=run_date,
         )
         result = run(loaded.portfolio, as_of=run_date, out=out, quality=loaded.quality)

@@ -1,11 +1,12 @@
-"""Load customers, invoices, payments and dunning history without losing a row.
+"""Load customers, invoices, payments, dunning history and promises without losing a row.
 
-:func:`load_portfolio` reads four tables (CSV or Parquet files, or DataFrames), renames
-foreign columns, parses every cell strictly and checks every rule of the schema
-(:data:`dunning.models.SCHEMAS`). Each input row ends up in exactly one place: among the
-validated rows of :attr:`LoadResult.portfolio`, or in :attr:`LoadResult.rejects` with a
-reason per problem. Only a table that cannot be used at all (file missing, not CSV or
-Parquet, unreadable, required columns absent) raises :class:`~dunning.errors.DataError`.
+:func:`load_portfolio` reads five tables (``history`` and ``promises`` may be left out; CSV
+or Parquet files, or DataFrames), renames foreign columns, parses every cell strictly and
+checks every rule of the schema (:data:`dunning.models.SCHEMAS`). Each input row ends up in
+exactly one place: among the validated rows of :attr:`LoadResult.portfolio`, or in
+:attr:`LoadResult.rejects` with a reason per problem. Only a table that cannot be used at
+all (file missing, not CSV or Parquet, unreadable, required columns absent) raises
+:class:`~dunning.errors.DataError`.
 
 German ERP exports load as they are: ``;`` separators, decimal commas (``1.234,56``),
 ``dd.mm.yyyy`` dates, Windows-1252 text and UTF-8 byte-order marks are detected, or taken
@@ -38,7 +39,7 @@ payments    2 invoice_id    R2
 non_positive_amount: the amount must be greater than zero, got '-5,00'
 unknown_invoice: invoice 'R2' was rejected (see the invoices rejects)
 >>> dict(result.rows_accepted)
-{'customers': 1, 'invoices': 1, 'payments': 0, 'history': 0}
+{'customers': 1, 'invoices': 1, 'payments': 0, 'history': 0, 'promises': 0}
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ __all__ = ["CsvFormat", "LoadResult", "load_portfolio", "reject_rules"]
 logger = logging.getLogger(__name__)
 
 #: Input tables, in load order (a later table refers to an earlier one).
-TABLES: tuple[str, ...] = ("customers", "invoices", "payments", "history")
+TABLES: tuple[str, ...] = ("customers", "invoices", "payments", "history", "promises")
 #: Columns of :attr:`LoadResult.rejects`.
 REJECT_COLUMNS: tuple[str, ...] = ("table", "source", "row", "column", "value", "reason")
 #: Columns of :attr:`LoadResult.quality`.
@@ -126,19 +127,33 @@ _RULES: dict[str, str] = {
     "non_positive_amount": "an invoice or payment amount is zero or negative",
     "too_many_decimals": "an amount has more (non-zero) decimals than its currency allows",
     "due_before_issue": "the due date is before the issue date",
-    "after_as_of": "an issue, payment or dunning date is after as_of",
+    "promise_before_made": "a promise's promised_by date is before its promised_on date",
+    "after_as_of": "an issue, payment, dunning or promise date is after as_of",
     "duplicate_id": "an id occurs on more than one row (all such rows are rejected)",
     "unknown_customer": "the invoice's customer is not among the accepted customers",
-    "unknown_invoice": "the payment's or dunning step's invoice is not among the accepted invoices",
-    "currency_mismatch": "a payment's currency differs from its invoice's",
+    "unknown_invoice": (
+        "the invoice of a payment, dunning step or promise is not among the accepted invoices"
+    ),
+    "currency_mismatch": "a payment's or promise's currency differs from its invoice's",
 }
-_ID_COLUMN = {"customers": "customer_id", "invoices": "invoice_id", "payments": "payment_id"}
-_DATED = {"invoices": "issue_date", "payments": "payment_date", "history": "issued_on"}
+_ID_COLUMN = {
+    "customers": "customer_id",
+    "invoices": "invoice_id",
+    "payments": "payment_id",
+    "promises": "promise_id",
+}
+_DATED = {
+    "invoices": "issue_date",
+    "payments": "payment_date",
+    "history": "issued_on",
+    "promises": "promised_on",
+}
 #: (child table, column) → parent table, in check order.
 _REFERENCES = (
     ("invoices", "customer_id", "customers"),
     ("payments", "invoice_id", "invoices"),
     ("history", "invoice_id", "invoices"),
+    ("promises", "invoice_id", "invoices"),
 )
 _LEVELS = (1, 5)  # as dunning.models.DunningEvent allows
 _MAX_DIGITS = 15  # as dunning.models.Invoice allows
@@ -156,7 +171,7 @@ def reject_rules() -> Mapping[str, str]:
     >>> rules["duplicate_id"]
     'an id occurs on more than one row (all such rows are rejected)'
     >>> len(rules)
-    25
+    26
     """
     return MappingProxyType(_RULES)
 
@@ -285,6 +300,7 @@ class LoadResult:
     invoices         0         0         0
     payments         0         0         0
     history          0         0         0
+    promises         0         0         0
     No rows rejected.
     """
 
@@ -316,6 +332,7 @@ class LoadResult:
         invoices         0         0         0
         payments         0         0         0
         history          0         0         0
+        promises         0         0         0
         Rejects by column and rule:
           customers.customer_id  duplicate_id  2
         """
@@ -630,6 +647,13 @@ def _check_money(table: _Table) -> None:
         ),
     )
     currency = table.values["currency"]
+    if table.name == "promises":
+        table.rejects.add(
+            (text.notna() & table.text["currency"].isna()).to_numpy(),
+            "currency",
+            "",
+            "missing_required: currency is required when an amount is given",
+        )
     places = pd.Series(pd.NA, index=currency.index, dtype="Int64")
     for code in currency.dropna().unique():
         if is_known_currency(code):
@@ -680,7 +704,18 @@ def _check_rows(table: _Table, cutoff: pd.Timestamp) -> None:
                 + issue[early].dt.strftime("%Y-%m-%d")
             )
             table.rejects.add(early, "due_date", table.text["due_date"], reason)
-    if name in ("invoices", "payments"):
+    if name == "promises":
+        made, by = table.values["promised_on"], table.values["promised_by"]
+        early = (by < made).fillna(False).to_numpy(dtype=bool)
+        if early.any():
+            reason = (
+                "promise_before_made: promised_by "
+                + by[early].dt.strftime("%Y-%m-%d")
+                + " is before promised_on "
+                + made[early].dt.strftime("%Y-%m-%d")
+            )
+            table.rejects.add(early, "promised_by", table.text["promised_by"], reason)
+    if name in ("invoices", "payments", "promises"):
         _check_money(table)
     if name in _DATED:
         column = _DATED[name]
@@ -736,7 +771,7 @@ def _check_reference(child: _Table, column: str, parent: _Table) -> None:
 
 
 def _check_currency_match(payments: _Table, invoices: _Table) -> None:
-    """A payment is in its invoice's currency."""
+    """A payment (or promise with an amount) is in its invoice's currency."""
     if not len(payments.text["invoice_id"]):
         return
     accepted = invoices.accepted
@@ -757,7 +792,7 @@ def _check_currency_match(payments: _Table, invoices: _Table) -> None:
         "currency",
         payments.text["currency"],
         lambda m: (
-            "currency_mismatch: the payment is in "
+            f"currency_mismatch: the {payments.name.removesuffix('s')} is in "
             + paid[m]
             + " but invoice '"
             + payments.text["invoice_id"][m]
@@ -777,7 +812,10 @@ def _canonical(table: _Table) -> pd.DataFrame:
     columns: dict[str, object] = {}
     for spec in SCHEMAS[table.name]:
         if spec.kind == "money":
-            amounts = [Decimal(text) for text in _minor_unit_text(table, keep)]
+            amounts = [
+                Decimal(text) if isinstance(text, str) else None
+                for text in _minor_unit_text(table, keep)
+            ]
             columns[spec.name] = pd.Series(amounts, dtype="object", index=pd.RangeIndex(n))
         else:
             dtype = pd.api.types.pandas_dtype(_DTYPES.get(spec.kind, "str"))
@@ -871,12 +909,13 @@ def load_portfolio(
     invoices: TableSource,
     payments: TableSource,
     history: TableSource | None = None,
+    promises: TableSource | None = None,
     *,
     as_of: date,
     mapping: Mapping[str, str] | Mapping[str, Mapping[str, str]] | None = None,
     csv: CsvFormat | None = None,
 ) -> LoadResult:
-    """Read and validate the four input tables; every row is accepted or rejected with reasons.
+    """Read and validate the input tables; every row is accepted or rejected with reasons.
 
     Parameters
     ----------
@@ -884,8 +923,10 @@ def load_portfolio(
         A ``.csv`` or ``.parquet`` file (by extension) or a DataFrame.
     history : str, os.PathLike, pandas.DataFrame or None
         The dunning steps already taken; ``None`` for none.
+    promises : str, os.PathLike, pandas.DataFrame or None
+        The customers' payment promises (``docs/schema.md``); ``None`` for none.
     as_of : datetime.date
-        The decision date: issue, payment and dunning dates after it are rejected.
+        The decision date: issue, payment, dunning and promise dates after it are rejected.
     mapping : Mapping or None
         Renames foreign columns to canonical ones. Either one flat mapping applied to every
         table (``{"Rechnungsnummer": "invoice_id", "Kundennummer": "customer_id"}``), or
@@ -913,8 +954,9 @@ def load_portfolio(
     -----
     Rules are checked per cell (empty, parse, code lists), per row and table (amount > 0,
     decimals, due date, dates after ``as_of``, unique ids), then across tables in the
-    order customers → invoices → payments → history, so that a rejected customer rejects
-    its invoices, and a rejected invoice its payments and dunning steps
+    order customers → invoices → payments → history → promises, so that a rejected
+    customer rejects its invoices, and a rejected invoice its payments, dunning steps and
+    promises
     (:func:`reject_rules` lists every rule). A row with several problems has one reject
     line per problem. Rejects are counted in one WARNING log line per table.
 
@@ -947,6 +989,7 @@ def load_portfolio(
         "invoices": invoices,
         "payments": payments,
         "history": history,
+        "promises": promises,
     }
     raws = {name: _read(sources[name], name, fmt) for name in TABLES}
     for name, raw in raws.items():
@@ -958,8 +1001,8 @@ def load_portfolio(
         _check_rows(table, cutoff)
     for child, column, parent in _REFERENCES:
         _check_reference(tables[child], column, tables[parent])
-        if child == "payments":
-            _check_currency_match(tables["payments"], tables["invoices"])
+        if child in ("payments", "promises"):
+            _check_currency_match(tables[child], tables["invoices"])
 
     frames = {name: _canonical(table) for name, table in tables.items()}
     rejects = _rejects(tables)
@@ -973,6 +1016,7 @@ def load_portfolio(
             invoices=frames["invoices"],
             payments=frames["payments"],
             history=frames["history"],
+            promises=frames["promises"],
         ),
         rejects=rejects,
         quality=quality,

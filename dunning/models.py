@@ -3,11 +3,11 @@
 Two forms of the same contract:
 
 * **Pydantic models** (:class:`Customer`, :class:`Invoice`, :class:`Payment`,
-  :class:`DunningEvent`) are immutable and validate one record each. They serve
-  single-case APIs and give field-named validation messages.
+  :class:`DunningEvent`, :class:`PaymentPromise`) are immutable and validate one record
+  each. They serve single-case APIs and give field-named validation messages.
 * **DataFrames** hold the same columns for batch work. :data:`SCHEMAS` lists each
   table's canonical columns, whether they are required, and their kind; a
-  :class:`Portfolio` bundles the four validated tables.
+  :class:`Portfolio` bundles the validated tables.
 
 Canonical DataFrame dtypes
 --------------------------
@@ -70,6 +70,7 @@ __all__ = [
     "IbanText",
     "Invoice",
     "Payment",
+    "PaymentPromise",
     "Portfolio",
     "is_valid_country",
     "is_valid_iban",
@@ -116,7 +117,7 @@ def _cols(*specs: tuple[str, Kind, bool]) -> tuple[ColumnSpec, ...]:
 
 
 #: Canonical columns per table, in order. Tables are ``customers``, ``invoices``,
-#: ``payments`` and ``history``.
+#: ``payments``, ``history`` and ``promises`` (payment promises; optional).
 SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
     "customers": _cols(
         ("customer_id", "id", True),
@@ -155,6 +156,14 @@ SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
         ("level", "int", True),
         ("issued_on", "date", True),
         ("channel", "channel", True),
+    ),
+    "promises": _cols(
+        ("promise_id", "id", True),
+        ("invoice_id", "id", True),
+        ("promised_on", "date", True),
+        ("promised_by", "date", True),
+        ("amount", "money", False),
+        ("currency", "currency", False),
     ),
 }
 
@@ -315,6 +324,50 @@ class DunningEvent(BaseModel):
     channel: Literal["email", "letter", "sms"]
 
 
+class PaymentPromise(BaseModel):
+    """A customer's promise, made on ``promised_on``, to pay an invoice by ``promised_by``.
+
+    ``amount`` and ``currency`` are optional (the promised amount, in the invoice
+    currency); give both or neither. A promise is *kept* when the invoice is fully paid
+    by ``promised_by``, and *broken* otherwise.
+
+    Examples
+    --------
+    >>> p = PaymentPromise(promise_id="V-1", invoice_id="R-1", promised_on=date(2026, 11, 2),
+    ...                    promised_by=date(2026, 11, 16))
+    >>> p.amount is None
+    True
+    >>> from pydantic import ValidationError
+    >>> try:
+    ...     PaymentPromise(promise_id="V-2", invoice_id="R-1", promised_on=date(2026, 11, 2),
+    ...                    promised_by=date(2026, 11, 1))
+    ... except ValidationError as exc:
+    ...     print(exc.errors()[0]["msg"])
+    Value error, promised_by 2026-11-01 is before promised_on 2026-11-02
+    """
+
+    model_config = _FROZEN
+
+    promise_id: _Id
+    invoice_id: _Id
+    promised_on: date
+    promised_by: date
+    amount: Annotated[Decimal, Field(gt=0, max_digits=15)] | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+
+    @model_validator(mode="after")
+    def _dates_and_money(self) -> PaymentPromise:
+        if self.promised_by < self.promised_on:
+            msg = f"promised_by {self.promised_by} is before promised_on {self.promised_on}"
+            raise ValueError(msg)
+        if (self.amount is None) != (self.currency is None):
+            msg = "give both amount and currency of the promise, or neither"
+            raise ValueError(msg)
+        if self.amount is not None and self.currency is not None:
+            _check_money(self.amount, self.currency)
+        return self
+
+
 def _empty(table: str) -> pd.DataFrame:
     return pd.DataFrame({spec.name: pd.Series(dtype=_dtype(spec.kind)) for spec in SCHEMAS[table]})
 
@@ -327,7 +380,7 @@ def _dtype(kind: Kind) -> str:
 
 @dataclass(frozen=True)
 class Portfolio:
-    """The four validated tables a dunning run works on.
+    """The validated tables a dunning run works on.
 
     Parameters
     ----------
@@ -336,6 +389,9 @@ class Portfolio:
     truth : pandas.DataFrame or None
         Only for generated portfolios (:func:`dunning.datasets.make_portfolio`): the
         ground truth behind the data, for judging models against the best possible.
+    promises : pandas.DataFrame
+        Payment promises (see :data:`SCHEMAS`); empty by default. Placed after ``truth``
+        so that positional construction with four or five tables keeps working.
 
     Examples
     --------
@@ -351,6 +407,7 @@ class Portfolio:
     payments: pd.DataFrame
     history: pd.DataFrame = field(default_factory=lambda: _empty("history"))
     truth: pd.DataFrame | None = None
+    promises: pd.DataFrame = field(default_factory=lambda: _empty("promises"))
 
     @classmethod
     def empty(cls) -> Portfolio:
@@ -360,19 +417,21 @@ class Portfolio:
             invoices=_empty("invoices"),
             payments=_empty("payments"),
             history=_empty("history"),
+            promises=_empty("promises"),
         )
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The four input tables by name (``truth`` excluded).
+        """The input tables by name, in :data:`SCHEMAS` order (``truth`` excluded).
 
         Examples
         --------
-        >>> sorted(Portfolio.empty().tables())
-        ['customers', 'history', 'invoices', 'payments']
+        >>> list(Portfolio.empty().tables())
+        ['customers', 'invoices', 'payments', 'history', 'promises']
         """
         return {
             "customers": self.customers,
             "invoices": self.invoices,
             "payments": self.payments,
             "history": self.history,
+            "promises": self.promises,
         }

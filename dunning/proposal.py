@@ -535,7 +535,9 @@ def propose(
         without it only a ``last_level`` of 1 is known to be the first reminder.
     features : pandas.DataFrame
         Features of the overdue items (index ``invoice_id``), from
-        :func:`scoring.features.build_features`; used for the data-gap review rule.
+        :func:`scoring.features.build_features`; used for the data-gap review rule and,
+        through ``broken_promises_12m`` (if present), for the offer eligibility rule on
+        broken payment promises (:func:`dunning.offers.choose_offers`).
     risk : pandas.Series
         Risk that the invoice stays unpaid, indexed by ``invoice_id``; every overdue
         invoice must have one.
@@ -667,6 +669,12 @@ def propose(
         gap = missing > policy.review.max_missing_share
     else:
         gap = np.zeros(len(overdue), dtype=bool)
+    # The customer's broken payment promises (a customer-level feature), for the offer
+    # eligibility rule of dunning.offers; absent from the features: none known.
+    if "broken_promises_12m" in features.columns:
+        broken = features["broken_promises_12m"].reindex(invoice_ids).fillna(0).to_numpy(np.int64)
+    else:
+        broken = np.zeros(len(overdue), dtype=np.int64)
 
     keys = ["customer_id", "currency"]
     group_keys = [*keys, "invoice_id"] if per_invoice else keys
@@ -677,6 +685,7 @@ def propose(
         _flat=charges["flat_minor"].to_numpy(),
         _anomaly=flagged,
         _gap=gap,
+        _broken=broken,
     )
     any_dispute = work.assign(_d=disputed).groupby(keys, sort=True)["_d"].any()
     grouped = work.loc[~disputed].groupby(group_keys, sort=True)
@@ -690,6 +699,7 @@ def propose(
         _weighted=("_weighted", "sum"),
         _anomaly=("_anomaly", "any"),
         _gap=("_gap", "any"),
+        broken_promises=("_broken", "max"),
         max_days_overdue=("days_overdue", "max"),
     ).reset_index()
     cases = agg.loc[agg["level"] > 0].reset_index(drop=True)

@@ -97,6 +97,7 @@ GROUP_CODES: Mapping[str, str] = MappingProxyType(
         "disputed_count": "DISPUTES",
         "dunning_level": "DUNNING_LEVEL",
         "customer_max_level": "DUNNING_HISTORY",
+        "promises": "BROKEN_PROMISES",
         "tenure": "TENURE",
         "segment": "SEGMENT",
         "industry": "INDUSTRY",

@@ -25,6 +25,11 @@ Definitions
 * Amounts are in the invoice's currency units (a float is fine for a model feature);
   amounts of different currencies are not converted.
 * ``disputed`` is the invoice's dispute flag as delivered (the schema does not date it).
+* A payment promise (``portfolio.promises``) made on or before ``as_of`` whose
+  ``promised_by`` lies in ``(as_of - 12 months, as_of]`` is *kept* when the payments for
+  its invoice dated on or before ``promised_by`` (and ``as_of``) add up to the invoice
+  amount, else *broken*; ``broken_promises_12m`` and ``kept_promises_12m`` count the
+  customer's. Promises still running on ``as_of`` count as neither.
 * ``clv`` is the customer lifetime value over the next 12 months (:mod:`scoring.clv`):
   every invoice issued on or before ``as_of`` counts as a purchase worth its amount
   (exact integer minor units converted to float currency units), summarised per customer
@@ -319,6 +324,28 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "customer_max_level",
     ),
     FeatureSpec(
+        "broken_promises_12m",
+        "Nicht eingehaltene Zahlungszusagen (12 Monate)",
+        "Broken payment promises (12 months)",
+        "count",
+        "Number of the customer's payment promises due in the last 12 months whose invoice "
+        "was not fully paid by the promised date.",
+        True,
+        1,
+        "promises",
+    ),
+    FeatureSpec(
+        "kept_promises_12m",
+        "Eingehaltene Zahlungszusagen (12 Monate)",
+        "Kept payment promises (12 months)",
+        "count",
+        "Number of the customer's payment promises due in the last 12 months whose invoice "
+        "was fully paid by the promised date.",
+        True,
+        0,
+        "promises",
+    ),
+    FeatureSpec(
         "tenure_days",
         "Dauer der Kundenbeziehung in Tagen",
         "Customer tenure in days",
@@ -456,7 +483,7 @@ def build_features(
     ...     "currency": ["EUR"]})
     >>> X = build_features(Portfolio(customers, invoices, payments, e.history), date(2026, 11, 1))
     >>> X.index.tolist(), X.shape
-    (['R2'], (1, 29))
+    (['R2'], (1, 31))
     >>> cols = ["days_overdue", "amount_vs_median", "late_3m_count", "max_days_late", "segment"]
     >>> print(X[cols].round(3).to_string())  # doctest: +NORMALIZE_WHITESPACE
                 days_overdue  amount_vs_median  late_3m_count  max_days_late segment
@@ -560,6 +587,11 @@ def build_features(
     )
     columns["customer_max_level"] = max_level[cust]
 
+    broken, kept = _promises(portfolio, invoice_ids, amount_minor, payments, cutoff)
+    for code, counts in (("broken_promises_12m", broken), ("kept_promises_12m", kept)):
+        per_customer = np.bincount(customer_code, counts.astype(np.float64), n_customers)
+        columns[code] = per_customer[cust].round().astype(np.int64)
+
     first_issue = pd.Series(invoices["issue_date"].to_numpy()).groupby(customer_code).min()
     first = pd.DatetimeIndex(first_issue.reindex(cust).to_numpy())
     columns["tenure_days"] = np.asarray((cutoff - first).days, dtype=np.int64)
@@ -590,6 +622,53 @@ def build_features(
     index = pd.Index(items["invoice_id"].loc[is_overdue], name="invoice_id")
     frame = pd.DataFrame({spec.code: columns[spec.code] for spec in FEATURES}, index=index)
     return frame.astype(_DTYPES)
+
+
+def _promises(
+    portfolio: Portfolio,
+    invoice_ids: pd.Index,
+    amount_minor: npt.NDArray[np.int64],
+    payments: pd.DataFrame,
+    cutoff: pd.Timestamp,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Broken and kept promises due in the last 12 months, per invoice position.
+
+    ``payments`` are those dated on or before ``cutoff``; ``amount_minor`` is the amount of
+    each invoice in ``invoice_ids`` in minor units.
+    """
+    n = len(invoice_ids)
+    promises = portfolio.promises
+    due = promises["promised_by"]
+    window = (
+        (promises["promised_on"] <= cutoff)
+        & (due <= cutoff)
+        & (due > cutoff - pd.DateOffset(months=12))
+    )
+    promises = promises.loc[window]
+    at = invoice_ids.get_indexer(pd.Index(promises["invoice_id"]))
+    known = at >= 0
+    at, by = at[known], promises["promised_by"].to_numpy()[known]
+    if len(at) == 0:
+        return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    pay_at = invoice_ids.get_indexer(pd.Index(payments["invoice_id"]))
+    paid = np.isin(pay_at, at)  # only the promised invoices' payments (a small share)
+    pay = pd.DataFrame(
+        {
+            "at": pay_at[paid],
+            "day": payments["payment_date"].to_numpy()[paid],
+            "minor": to_minor_array(
+                payments["amount"].loc[paid], payments["currency"].loc[paid].tolist()
+            ),
+        }
+    )
+    wanted = pd.DataFrame({"at": at, "by": by, "promise": np.arange(len(at))})
+    joined = wanted.merge(pay, on="at", how="inner")
+    joined = joined.loc[joined["day"] <= joined["by"]]
+    paid_by = joined.groupby("promise")["minor"].sum().reindex(np.arange(len(at)), fill_value=0)
+    is_kept = paid_by.to_numpy(np.int64) >= amount_minor[at]
+    broken = np.bincount(at[~is_kept], minlength=n).astype(np.int64)
+    kept = np.bincount(at[is_kept], minlength=n).astype(np.int64)
+    return broken, kept
 
 
 def _currency_units(

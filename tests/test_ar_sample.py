@@ -126,4 +126,10 @@ def test_bad_cells_are_rejected_with_their_source_line(tmp_path: Path) -> None:
         "unparsable_date",
         "too_many_decimals",
     ]
-    assert result.rows_in == {"customers": 1, "invoices": 3, "payments": 3, "history": 0}
+    assert result.rows_in == {
+        "customers": 1,
+        "invoices": 3,
+        "payments": 3,
+        "history": 0,
+        "promises": 0,
+    }

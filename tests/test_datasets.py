@@ -47,7 +47,7 @@ def test_same_seed_same_portfolio_other_seed_other_portfolio() -> None:
     a = make_portfolio(150, seed=3, as_of=AS_OF)
     b = make_portfolio(150, seed=3, as_of=AS_OF)
     c = make_portfolio(150, seed=4, as_of=AS_OF)
-    for name in ("customers", "invoices", "payments", "history"):
+    for name in ("customers", "invoices", "payments", "history", "promises"):
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
     assert a.truth is not None and b.truth is not None
     pd.testing.assert_frame_equal(a.truth, b.truth)
@@ -263,7 +263,8 @@ def test_generated_portfolio_loads_without_rejects() -> None:
     from dunning.io import load_portfolio
 
     p = make_portfolio(300, seed=2, as_of=AS_OF)
-    result = load_portfolio(p.customers, p.invoices, p.payments, p.history, as_of=AS_OF)
+    result = load_portfolio(p.customers, p.invoices, p.payments, p.history, p.promises, as_of=AS_OF)
+    assert len(p.promises) > 0
     assert len(result.rejects) == 0
     for name, frame in p.tables().items():
         pd.testing.assert_frame_equal(getattr(result.portfolio, name), frame, check_exact=True)
@@ -381,3 +382,28 @@ def test_documented_payment_types_match_the_code() -> None:
     for b in TYPES:
         assert row(b.name, pct(b.share[0]), pct(b.share[1]), b) in doc, b.name
     assert row("*turns_late after the switch*", "—", "—", LATE) in doc
+
+
+def test_promises_follow_letters_and_strategic_payers_break_them(portfolio: Portfolio) -> None:
+    """Promises come 1–5 days after a letter, run 7–14 days, and strategic payers break more."""
+    promises = portfolio.promises
+    assert len(promises) > 1000
+    assert promises["promise_id"].is_unique
+    assert (promises["promised_on"] <= pd.Timestamp(AS_OF)).all()
+    term = (promises["promised_by"] - promises["promised_on"]).dt.days
+    assert term.between(7, 14).all()
+    letters = promises.merge(portfolio.history, on="invoice_id")
+    delay = (letters["promised_on"] - letters["issued_on"]).dt.days
+    follows = delay.between(1, 5).groupby(letters["promise_id"]).any()
+    assert bool(follows.reindex(promises["promise_id"]).fillna(False).all())
+    settled = _settled_on(portfolio).set_axis(portfolio.invoices["invoice_id"])
+    on = settled.reindex(promises["invoice_id"]).to_numpy()
+    made = promises["promised_on"].to_numpy()
+    assert not (on <= made).any()  # nobody promises to pay what is already paid
+    kept = pd.Series(on <= promises["promised_by"].to_numpy(), index=promises.index)
+    owner = promises["invoice_id"].map(portfolio.invoices.set_index("invoice_id")["customer_id"])
+    behaviour = owner.map(
+        portfolio.truth.drop_duplicates("customer_id").set_index("customer_id")["behaviour"]
+    )
+    share = kept.groupby(behaviour).mean()
+    assert share["forgetful"] > 0.6 > 0.3 > share["strategic"]

@@ -297,7 +297,16 @@ def test_feature_dictionary_is_consistent() -> None:
         "log_open_amount",
         "open_exposure",
         "open_invoices",
+        "broken_promises_12m",
+        "kept_promises_12m",
     }
+    broken, kept = FEATURES_BY_CODE["broken_promises_12m"], FEATURES_BY_CODE["kept_promises_12m"]
+    assert (broken.monotone, kept.monotone, broken.group, kept.group) == (
+        1,
+        0,
+        "promises",
+        "promises",
+    )
 
 
 # --------------------------------------------------------------------------- CLV
@@ -319,6 +328,7 @@ def _until(portfolio: Portfolio, as_of: date) -> Portfolio:
         portfolio.invoices.loc[portfolio.invoices["issue_date"] <= cutoff],
         portfolio.payments.loc[portfolio.payments["payment_date"] <= cutoff],
         portfolio.history.loc[portfolio.history["issued_on"] <= cutoff],
+        promises=portfolio.promises.loc[portfolio.promises["promised_on"] <= cutoff],
     )
 
 
@@ -363,9 +373,11 @@ def test_clv_is_the_12_month_value_of_per_segment_models(demo: Portfolio) -> Non
 
 
 def test_clv_uses_no_fact_after_as_of(demo: Portfolio) -> None:
-    """Invoices, payments and dunning steps after as_of change no feature, CLV included."""
+    """Invoices, payments, dunning steps and promises after as_of change no feature."""
     full = build_features(demo, DEMO_AS_OF)
     known = build_features(_until(demo, DEMO_AS_OF), DEMO_AS_OF)
+    assert (demo.promises["promised_on"] > pd.Timestamp(DEMO_AS_OF)).sum() > 0
+    assert full["broken_promises_12m"].sum() > 0 and full["kept_promises_12m"].sum() > 0
     assert (demo.invoices["issue_date"] > pd.Timestamp(DEMO_AS_OF)).sum() == 813
     assert full["clv"].notna().all()
     pd.testing.assert_frame_equal(full, known)
@@ -427,3 +439,53 @@ def test_a_failed_fit_gives_missing_clv_not_a_made_up_value(
     assert (X["clv_isna"] == 1).all()
     (message,) = [r.getMessage() for r in caplog.records if r.name == "scoring.features"]
     assert "segment B2B: GammaGammaModel: with q = " in message
+
+
+# --------------------------------------------------------------------------- promises
+
+
+def _promises(rows: list[tuple[str, str, str, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "promise_id": pd.array([r[0] for r in rows], dtype="str"),
+            "invoice_id": pd.array([r[1] for r in rows], dtype="str"),
+            "promised_on": pd.to_datetime([r[2] for r in rows]).astype("datetime64[ns]"),
+            "promised_by": pd.to_datetime([r[3] for r in rows]).astype("datetime64[ns]"),
+            "amount": pd.Series([None] * len(rows), dtype=object),
+            "currency": pd.array([None] * len(rows), dtype="str"),
+        }
+    )
+
+
+PROMISES = [
+    ("V1", "A2", "2026-06-16", "2026-06-30"),  # broken: 120.00 of 200.00 paid by 06-30
+    ("V2", "A3", "2026-09-05", "2026-09-13"),  # kept: paid in full on 09-13
+    ("V3", "A4", "2026-10-02", "2026-10-20"),  # broken: 100.00 of 400.00 paid
+    ("V4", "A5", "2026-10-25", "2026-11-10"),  # still running on as_of: neither
+    ("V5", "A2", "2025-10-01", "2025-10-31"),  # due more than 12 months ago: neither
+]
+
+
+def test_broken_and_kept_promises_are_counted_per_customer() -> None:
+    """Promises due in the last 12 months count as kept when paid in full by promised_by."""
+    X = build_features(replace(_portfolio(), promises=_promises(PROMISES)), AS_OF)
+    assert X.loc["A4", ["broken_promises_12m", "kept_promises_12m"]].tolist() == [2, 1]
+    assert X.loc["B1", ["broken_promises_12m", "kept_promises_12m"]].tolist() == [0, 0]
+    assert str(X["broken_promises_12m"].dtype) == "int64"
+
+
+def test_promises_and_payments_after_as_of_change_no_promise_count() -> None:
+    """Promises made after as_of, and payments after it, leave the promise counts unchanged."""
+    base = replace(_portfolio(), promises=_promises(PROMISES))
+    later = replace(
+        base,
+        promises=_promises(
+            [
+                *PROMISES,
+                ("V6", "A4", "2026-11-02", "2026-11-03"),
+                ("V7", "B1", "2026-11-05", "2026-11-06"),
+            ]
+        ),
+        payments=_payments([*PAYMENTS, ("A4", "2026-11-02", "300.00")]),
+    )
+    pd.testing.assert_frame_equal(build_features(base, AS_OF), build_features(later, AS_OF))

@@ -19,7 +19,7 @@ from dunning.models import SCHEMAS
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
 BASE = FIXTURES / "base"
 AS_OF = date(2026, 11, 23)
-TABLES = ("customers", "invoices", "payments", "history")
+TABLES = ("customers", "invoices", "payments", "history", "promises")
 
 #: German ERP export (tests/fixtures/io/erp_de): column names per table.
 ERP_MAPPING = {
@@ -93,11 +93,20 @@ REJECT_FIXTURES: dict[str, list[tuple[int, str, str, str]]] = {
     "payments__unknown_invoice": [(2, "invoice_id", "R-99", "unknown_invoice")],
     "history__unknown_invoice": [(3, "invoice_id", "R-99", "unknown_invoice")],
     "payments__currency_mismatch": [(4, "currency", "USD", "currency_mismatch")],
+    "promises__promise_before_made": [(4, "promised_by", "2026-10-19", "promise_before_made")],
+    "promises__after_as_of": [(3, "promised_on", "2026-11-24", "after_as_of")],
+    "promises__unknown_invoice": [(2, "invoice_id", "R-99", "unknown_invoice")],
+    "promises__duplicate_id": [
+        (2, "promise_id", "V-1", "duplicate_id"),
+        (4, "promise_id", "V-1", "duplicate_id"),
+    ],
+    "promises__currency_mismatch": [(3, "currency", "GBP", "currency_mismatch")],
+    "promises__missing_required": [(3, "currency", "", "missing_required")],
 }
 
 
 def base_tables(**replace: object) -> dict[str, object]:
-    """The four base fixture files, with some tables replaced."""
+    """The five base fixture files, with some tables replaced."""
     tables: dict[str, object] = {t: BASE / f"{t}.csv" for t in TABLES}
     tables.update(replace)
     return tables
@@ -140,7 +149,13 @@ def test_base_fixture_loads_every_row_with_canonical_values() -> None:
     """A clean export loads completely, with exact Decimals, dates and canonical dtypes."""
     result = load_portfolio(**base_tables(), as_of=AS_OF)  # type: ignore[arg-type]
     assert result.rejects.empty
-    assert dict(result.rows_in) == {"customers": 3, "invoices": 3, "payments": 2, "history": 2}
+    assert dict(result.rows_in) == {
+        "customers": 3,
+        "invoices": 3,
+        "payments": 2,
+        "history": 2,
+        "promises": 2,
+    }
     assert dict(result.rows_accepted) == dict(result.rows_in)
     for table, frame in result.portfolio.tables().items():
         assert_canonical(frame, table)
@@ -216,7 +231,7 @@ def test_duplicate_ids_reject_all_rows_and_their_dependants() -> None:
 
 
 def test_rejected_customer_rejects_its_invoices_payments_and_history() -> None:
-    """A rejected customer cascades down: invoices, then payments and dunning history."""
+    """A rejected customer cascades down: invoices, then payments, history and promises."""
     customers = FIXTURES / "rejects" / "customers__invalid_iban.csv"
     text = customers.read_text().replace("K-4,Bad Bank", "K-1,Bad Bank")
     result = load_portfolio(
@@ -230,6 +245,7 @@ def test_rejected_customer_rejects_its_invoices_payments_and_history() -> None:
         ("invoices", "unknown_customer"),
         ("payments", "unknown_invoice"),
         ("history", "unknown_invoice"),
+        ("promises", "unknown_invoice"),
     ]
     assert_invariant(result)
 
@@ -313,6 +329,7 @@ def test_german_erp_export_loads_with_one_flat_mapping() -> None:
         "invoices": 4,
         "payments": 2,
         "history": 0,
+        "promises": 0,
     }
 
 
@@ -687,6 +704,7 @@ def test_header_only_and_classic_mac_line_ends(tmp_path: Path) -> None:
     assert result.rejects[["table", "row", "value"]].values.tolist() == [
         ["invoices", 4, "45.9x"],
         ["history", 3, "R-3"],
+        ["promises", 3, "R-3"],
     ]
 
 
@@ -874,6 +892,7 @@ def test_summary_and_warning_log_count_rejects(caplog: pytest.LogCaptureFixture)
         "invoices         4         2         2\n"
         "payments         2         1         1\n"
         "history          2         2         0\n"
+        "promises         2         2         0\n"
         "Rejects by column and rule:\n"
         "  invoices.invoice_id  duplicate_id     2\n"
         "  payments.invoice_id  unknown_invoice  1"
@@ -895,3 +914,33 @@ def test_load_is_deterministic() -> None:
         first.portfolio.invoices["due_date"].to_numpy(),
         second.portfolio.invoices["due_date"].to_numpy(),
     )
+
+
+# --------------------------------------------------------------------------- promises
+
+
+def test_promises_load_with_optional_amount_and_exact_reasons() -> None:
+    """Promises load with Decimal or None amounts; an early promised_by names both dates."""
+    result = load_portfolio(**base_tables(), as_of=AS_OF)  # type: ignore[arg-type]
+    promises = result.portfolio.promises
+    assert_canonical(promises, "promises")
+    assert promises["promise_id"].tolist() == ["V-1", "V-2"]
+    assert promises["amount"].tolist() == [Decimal("69.00"), None]
+    assert promises["promised_by"].dt.strftime("%Y-%m-%d").tolist() == ["2026-09-30", "2026-10-31"]
+    bad = load_portfolio(
+        **base_tables(promises=FIXTURES / "rejects" / "promises__promise_before_made.csv"),  # type: ignore[arg-type]
+        as_of=AS_OF,
+    )
+    assert bad.rejects["reason"].tolist() == [
+        "promise_before_made: promised_by 2026-10-19 is before promised_on 2026-10-20"
+    ]
+
+
+def test_promises_default_to_an_empty_canonical_table() -> None:
+    """Without a promises table the portfolio has an empty, canonical one."""
+    tables = base_tables()
+    del tables["promises"]
+    result = load_portfolio(**tables, as_of=AS_OF)  # type: ignore[arg-type]
+    assert result.rows_in["promises"] == 0
+    assert len(result.portfolio.promises) == 0
+    assert_canonical(result.portfolio.promises, "promises")

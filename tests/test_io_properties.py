@@ -19,11 +19,12 @@ from dunning.models import (
     DunningEvent,
     Invoice,
     Payment,
+    PaymentPromise,
 )
 from dunning.money import minor_units
 
 AS_OF = date(2026, 11, 23)
-TABLES = ("customers", "invoices", "payments", "history")
+TABLES = ("customers", "invoices", "payments", "history", "promises")
 CURRENCIES = ("EUR", "GBP", "CHF", "USD")
 
 
@@ -116,16 +117,37 @@ def cases(draw: st.DrawFn) -> Case:
         },
         dtype=object,
     )
+    n_promises = draw(st.integers(0, 4)) if n_invoices else 0
+    promised = [draw(st.integers(0, n_invoices - 1)) for _ in range(n_promises)]
+    made = [later(draw, issue[i], 30) for i in promised]
+    with_amount = [draw(st.booleans()) for _ in promised]
+    promises = pd.DataFrame(
+        {
+            "promise_id": [f"V{i}" for i in range(n_promises)],
+            "invoice_id": [f"R{i}" for i in promised],
+            "promised_on": [date_text(day, german) for day in made],
+            "promised_by": [date_text(later(draw, day, 20), german) for day in made],
+            "amount": [
+                money_text(draw(st.integers(1, 10**6)), german) if given else ""
+                for given in with_amount
+            ],
+            "currency": [
+                currency[i] if given else "" for i, given in zip(promised, with_amount, strict=True)
+            ],
+        },
+        dtype=object,
+    )
     tables = {
         "customers": customers,
         "invoices": invoices,
         "payments": payments,
         "history": history,
+        "promises": promises,
     }
     case = Case(tables, german, as_csv=draw(st.booleans()))
     for _ in range(draw(st.integers(0, 4))):
         mutate(draw, case)
-    for table in ("customers", "invoices", "payments"):  # every row of a repeated id
+    for table in ("customers", "invoices", "payments", "promises"):  # every row of a repeated id
         ids = case.tables[table][SCHEMAS[table][0].name]
         repeated = ids.ne("") & ids.duplicated(keep=False)
         case.must_reject.update((table, int(row)) for row in ids.index[repeated])
@@ -136,13 +158,14 @@ def cases(draw: st.DrawFn) -> Case:
 MUTATIONS: dict[str, tuple[str, ...]] = {
     "blank": TABLES,
     "blank_required": TABLES,
-    "garbage_number": ("invoices", "payments"),
-    "bad_date": ("invoices", "payments", "history"),
-    "duplicate_id": ("customers", "invoices", "payments"),
-    "negative": ("invoices", "payments"),
-    "unknown_reference": ("invoices", "payments", "history"),
-    "other_currency": ("payments",),
+    "garbage_number": ("invoices", "payments", "promises"),
+    "bad_date": ("invoices", "payments", "history", "promises"),
+    "duplicate_id": ("customers", "invoices", "payments", "promises"),
+    "negative": ("invoices", "payments", "promises"),
+    "unknown_reference": ("invoices", "payments", "history", "promises"),
+    "other_currency": ("payments", "promises"),
     "garbage_code": TABLES,
+    "promise_early": ("promises",),
 }
 CODE_KINDS = ("currency", "country", "segment", "channel")
 
@@ -178,6 +201,8 @@ def mutate(draw: st.DrawFn, case: Case) -> None:
         frame.loc[row, "amount"] = draw(st.sampled_from(["-1,00", "-1.00", "0,00", "0.00", "-0"]))
     elif kind == "unknown_reference":
         frame.loc[row, "customer_id" if table == "invoices" else "invoice_id"] = "NOPE"
+    elif kind == "promise_early":
+        frame.loc[row, "promised_by"] = date_text(date(2024, 12, 31), case.german)
     elif kind == "other_currency":
         current = frame.loc[row, "currency"]
         frame.loc[row, "currency"] = draw(st.sampled_from([c for c in CURRENCIES if c != current]))
@@ -249,6 +274,19 @@ def check_accepted_rows_are_valid(result: LoadResult) -> None:
         assert row.amount > Decimal(0)
         assert currency_of[row.invoice_id] == row.currency
         assert row.payment_date <= cutoff
+    for row in portfolio.promises.itertuples(index=False):
+        PaymentPromise(
+            promise_id=row.promise_id,
+            invoice_id=row.invoice_id,
+            promised_on=row.promised_on.date(),
+            promised_by=row.promised_by.date(),
+            amount=row.amount,
+            currency=optional(row.currency),
+        )
+        assert row.invoice_id in currency_of
+        assert row.promised_on <= cutoff
+        if row.amount is not None:
+            assert currency_of[row.invoice_id] == row.currency
     for row in portfolio.history.itertuples(index=False):
         DunningEvent(
             invoice_id=row.invoice_id,
@@ -258,7 +296,7 @@ def check_accepted_rows_are_valid(result: LoadResult) -> None:
         )
         assert row.invoice_id in currency_of
     assert set(invoices["customer_id"]) <= set(portfolio.customers["customer_id"])
-    for table in ("customers", "invoices", "payments"):
+    for table in ("customers", "invoices", "payments", "promises"):
         frame = portfolio.tables()[table]
         assert frame[SCHEMAS[table][0].name].is_unique
 

@@ -105,3 +105,32 @@ def test_value_checks_for_vectorised_filters() -> None:
     """The boolean checkers never raise, whatever they get."""
     assert [is_valid_country(v) for v in ("AT", "at", None, 49)] == [True, False, False, False]
     assert [is_valid_iban(v) for v in ("GB82WEST12345698765432", "", None)] == [True, False, False]
+
+
+def test_payment_promise_checks_dates_and_money() -> None:
+    """A promise must be paid-by on or after it was made, with both amount and currency or none."""
+    from dunning.models import PaymentPromise
+
+    made, by = date(2026, 11, 2), date(2026, 11, 16)
+    promise = PaymentPromise(
+        promise_id="V-1", invoice_id="R-1", promised_on=made, promised_by=by,
+        amount=Decimal("10.50"), currency="EUR",
+    )  # fmt: skip
+    assert promise.amount == Decimal("10.50")
+    with pytest.raises(ValidationError, match="promised_by 2026-11-01 is before promised_on"):
+        PaymentPromise(
+            promise_id="V-2", invoice_id="R-1", promised_on=made, promised_by=date(2026, 11, 1)
+        )
+    with pytest.raises(ValidationError, match="both amount and currency"):
+        PaymentPromise(
+            promise_id="V-3",
+            invoice_id="R-1",
+            promised_on=made,
+            promised_by=by,
+            amount=Decimal("1"),
+        )
+    with pytest.raises(ValidationError, match="more decimals than EUR"):
+        PaymentPromise(
+            promise_id="V-4", invoice_id="R-1", promised_on=made, promised_by=by,
+            amount=Decimal("1.005"), currency="EUR",
+        )  # fmt: skip

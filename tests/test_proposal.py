@@ -363,3 +363,21 @@ def test_review_reasons_each_rule() -> None:
     assert drift.loc["PLAIN", "review_reason"] == "DRIFT_ALARM"
     assert drift.loc["BIG", "review_reason"] == "HIGH_EXPOSURE|DRIFT_ALARM"
     assert bool(drift["needs_review"].all())
+
+
+def test_broken_promises_feature_reaches_the_offer_rule() -> None:
+    """A customer with a broken payment promise gets no offer; without one, a plan."""
+    p = _book(
+        [("R1", "K1", "2026-02-01", "2026-03-02", "1000.00")],
+        {"K1": "B2C"},
+        history=[("R1", 1, "2026-03-09")],
+    )
+    codes = []
+    for broken in (0, 1):
+        features = pd.DataFrame(
+            {"broken_promises_12m": [broken]}, index=pd.Index(["R1"], name="invoice_id")
+        )
+        cases = _run(p, date(2026, 4, 1), risk=0.3, features=features).cases
+        assert list(cases.columns) == list(CASE_COLUMNS)
+        codes.append((cases.loc[0, "offer"], cases.loc[0, "offer_code"]))
+    assert codes == [("installment_plan", "ELIGIBLE"), ("none", "BROKEN_PROMISES")]

@@ -138,6 +138,20 @@ NEVER_MAX = 0.9
 PART_SHARES = ((0.20, 0.40), (0.20, 0.35))
 PART_STEP = (7, 21)
 
+# --- Payment promises -------------------------------------------------------------------------
+#: After a dunning letter a customer may promise to pay: the promise is made
+#: PROMISE_DELAY days after the letter (uniform, inclusive) and promises payment within
+#: PROMISE_TERM days of that (uniform, inclusive), for the amount still open then.
+PROMISE_DELAY = (1, 5)
+PROMISE_TERM = (7, 14)
+#: Probability that a letter is answered by a promise, per payment type (BEHAVIOURS,
+#: then LATE), when the invoice will in fact be settled by the promised day (the promise
+#: is kept) and when it will not (broken). Promises do not change the payment process:
+#: they are observations of it, so reliable and forgetful customers mostly keep theirs and
+#: strategic late payers mostly break them.
+PROMISE_KEPT = (0.30, 0.50, 0.40, 0.30, 0.05, 0.30, 0.30)
+PROMISE_BROKEN = (0.02, 0.10, 0.30, 0.60, 0.05, 0.02, 0.40)
+
 
 def _day(value: date) -> int:
     return (value - _EPOCH).days
@@ -240,8 +254,9 @@ def make_portfolio(
     Returns
     -------
     Portfolio
-        Canonical ``customers``, ``invoices``, ``payments`` and ``history`` tables (see
-        :data:`dunning.models.SCHEMAS`; ids are numbered in date order), plus ``truth``:
+        Canonical ``customers``, ``invoices``, ``payments``, ``history`` and ``promises``
+        tables (see :data:`dunning.models.SCHEMAS`; ids are numbered in date order), plus
+        ``truth``:
         one row per invoice open on ``as_of`` (issued on or before it, not fully paid on
         it), in invoice order, with ``invoice_id``, ``customer_id``, ``behaviour`` (the
         customer's payment type), ``large_invoice`` (it is the customer's sudden large
@@ -291,6 +306,11 @@ def make_portfolio(
       fully paid on that day and the day is at least 7 days before ``as_of`` (the last
       weekly dunning run; what fell due since is left for the run on ``as_of``), by e-mail
       if the customer consented to e-mail, else by letter.
+    * **Payment promises.** 1–5 days after a letter a customer may promise to pay the
+      amount then open within 7–14 days; how likely depends on the payment type and on
+      whether the invoice will in fact be settled by then (kept) or not (broken). Only
+      promises made by ``as_of`` are in the table; they do not change the payments or
+      the truth.
 
     Examples
     --------
@@ -319,15 +339,18 @@ def make_portfolio(
     customers, population = draw_customers(rng, int(n_customers), first_day, last_day)
     payers = _payers(rng, population, first_day, last_day)
     invoices, inv = _invoices(rng, population, payers, first_day, last_day)
-    payments, history, truth = _payments(rng, population, payers, inv, invoices, last_day, table)
+    payments, history, truth, promises = _payments(
+        rng, population, payers, inv, invoices, last_day, table
+    )
     logger.info(
-        "generated %d customers, %d invoices, %d payments, %d dunning letters",
+        "generated %d customers, %d invoices, %d payments, %d dunning letters, %d promises",
         len(customers),
         len(invoices),
         len(payments),
         len(history),
+        len(promises),
     )
-    return Portfolio(customers, invoices, payments, history, truth)
+    return Portfolio(customers, invoices, payments, history, truth, promises)
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,8 +513,8 @@ def _payments(
     invoices: pd.DataFrame,
     as_of: int,
     outlook: pd.DataFrame,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Draw when each invoice is paid; derive payments, dunning history and the truth."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Draw when each invoice is paid; derive payments, dunning history, truth and promises."""
     total = len(inv.owner)
     invoice_ids = invoices["invoice_id"].to_numpy(dtype=object)
     offset, rate, response, never = _rates(population, payers, inv, outlook)
@@ -569,4 +592,35 @@ def _payments(
             "p_unpaid": np.minimum(later / now, 1.0),
         }
     )
-    return payments, history, truth
+
+    # Promises: drawn last, so that every other table is as without them.
+    low, high = PROMISE_DELAY
+    made = h_day + rng.integers(low, high + 1, len(h_inv))
+    low, high = PROMISE_TERM
+    by = made + rng.integers(low, high + 1, len(h_inv))
+    kept = settle[h_inv] <= by
+    kind = inv.kind[h_inv]
+    chance = np.where(kept, np.asarray(PROMISE_KEPT)[kind], np.asarray(PROMISE_BROKEN)[kind])
+    promised = (rng.random(len(h_inv)) < chance) & (settle[h_inv] > made) & (made <= as_of)
+    p_row = np.flatnonzero(promised)
+    order = np.lexsort((p_row, made[p_row]))
+    p_row = p_row[order]
+    p_inv, p_on, p_by = h_inv[p_row], made[p_row], by[p_row]
+    paid_before = np.where(
+        part_made[:, p_inv] & (part_day[:, p_inv] <= p_on), part_minor[:, p_inv], 0
+    )
+    p_minor = inv.minor[p_inv] - paid_before.sum(axis=0)
+    p_currency = inv.currency[p_inv]
+    promises = pd.DataFrame(
+        {
+            "promise_id": ids(
+                "V", np.arange(1, len(p_inv) + 1, dtype=np.int64), max(6, len(str(len(p_inv))))
+            ),
+            "invoice_id": text(invoice_ids[p_inv]),
+            "promised_on": _datetimes(p_on),
+            "promised_by": _datetimes(p_by),
+            "amount": _decimals(p_minor, p_currency),
+            "currency": text(p_currency),
+        }
+    )
+    return payments, history, truth, promises
