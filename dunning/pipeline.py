@@ -343,9 +343,22 @@ def _decide(
         portfolio.customers,
         as_of,
         policy=policy,
-        anomalies=anomalies,
+        anomalies=_routed_anomalies(anomalies),
         drift_alarm=drift is not None and drift.alarm,
     )
+
+
+def _routed_anomalies(anomalies: pd.Series | None) -> pd.Series | None:
+    """The anomaly codes that route a case to review as ``ANOMALY``.
+
+    ``DATA_MISSING`` is left out: missing data is routed by the policy's own data-gap rule
+    (``review.max_missing_share`` of the features), not as an anomaly. It stays in the
+    ``anomaly_flags`` column of ``decisions.csv``.
+    """
+    if anomalies is None:
+        return None
+    text = anomalies.fillna("").astype("str")
+    return text.str.replace(r"\|?DATA_MISSING", "", regex=True).str.strip("|")
 
 
 def _explain(

@@ -209,3 +209,16 @@ def test_run_reports_review_share_and_charges(demo_run: RunResult) -> None:
         assert case.amount_due == (
             case.total + case.case_fees + case.case_interest + case.case_flat_fees
         )
+
+
+def test_missing_data_routes_as_a_data_gap_not_as_an_anomaly() -> None:
+    """DATA_MISSING is dropped from the anomaly codes that route a case as ANOMALY."""
+    from dunning.pipeline import _routed_anomalies
+
+    flags = pd.Series(
+        ["DATA_MISSING", "AMOUNT_UNUSUAL|DATA_MISSING", "DATA_MISSING|BEHAVIOUR_CHANGE", ""],
+        dtype="str",
+    )
+    routed = _routed_anomalies(flags)
+    assert routed is not None
+    assert routed.tolist() == ["", "AMOUNT_UNUSUAL", "BEHAVIOUR_CHANGE", ""]
