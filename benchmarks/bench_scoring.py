@@ -48,7 +48,9 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.special import betaln, gammaln
+
+# The bare log-likelihoods are the CLV benchmark's; this script runs from benchmarks/.
+from bench_clv import bare_bgnbd, bare_gamma_gamma
 
 from dunning.datasets import make_portfolio
 from dunning.ledger import open_items
@@ -236,36 +238,6 @@ def feature_rows(n_invoices: int, n_payments: int, seed: int) -> list[Row]:
 
 
 # --------------------------------------------------------------------------- 3. CLV
-
-
-def bare_bgnbd(params: dict[str, float], x: FloatArray, t_x: FloatArray, age: FloatArray) -> float:
-    """Total BG/NBD log-likelihood (Fader, Hardie & Lee 2005, eq. 6), one vectorised pass."""
-    r, alpha, a, b = params["r"], params["alpha"], params["a"], params["b"]
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + age)
-    dead = np.where(
-        x > 0,
-        betaln(a + 1, np.maximum(b + x - 1, 1e-300)) - betaln(a, b) - (r + x) * np.log(alpha + t_x),
-        -np.inf,
-    )
-    return float(np.sum(common + np.logaddexp(alive, dead)))
-
-
-def bare_gamma_gamma(params: dict[str, float], x: FloatArray, m: FloatArray) -> float:
-    """Total Gamma-Gamma log-likelihood of the mean spend, one vectorised pass."""
-    p, q, v = params["p"], params["q"], params["v"]
-    px = p * x
-    return float(
-        np.sum(
-            gammaln(px + q)
-            - gammaln(px)
-            - gammaln(q)
-            + q * np.log(v)
-            + (px - 1) * np.log(x * m)
-            + np.log(x)
-            - (px + q) * np.log(v + x * m)
-        )
-    )
 
 
 def clv_rows(n_customers: int, seed: int) -> list[Row]:
