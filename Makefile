@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_loading.py
 	$(BIN)/python benchmarks/bench_generator.py
 	$(BIN)/python benchmarks/bench_clv.py
+	$(BIN)/python benchmarks/bench_scoring.py
 
 clean:
 	rm -rf $(VENV) site out dist build .pytest_cache .mypy_cache .ruff_cache
