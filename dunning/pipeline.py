@@ -65,7 +65,7 @@ from dunning.letters import FORMATS, Creditor, render_letters
 from dunning.levels import LEVEL_NAMES, MAX_AUTOMATIC_LEVEL
 from dunning.models import SCHEMAS, Portfolio
 from dunning.policy import Policy
-from dunning.proposal import Proposal, first_reminders, propose
+from dunning.proposal import DECISION_COLUMNS, Proposal, first_reminders, propose
 from dunning.store import DecisionStore, sqlite_url
 from explain.attributions import explain
 from scoring.anomaly import anomaly_flags
@@ -86,35 +86,22 @@ N_REASONS = 3
 CALENDAR_FEATURES: frozenset[str] = frozenset({"tenure_days", "industry_outlook"})
 
 #: Columns of ``out/decisions.csv``, in order (see ``docs/run.md``).
+#: Decision columns that stay internal (cents and the last letter's date).
+_INTERNAL_DECISION_COLUMNS = frozenset({"open_minor", "last_dunned_on"})
+#: The decision columns written to ``decisions.csv``, in the order of
+#: :data:`dunning.proposal.DECISION_COLUMNS`.
+_CSV_DECISION_COLUMNS: tuple[str, ...] = tuple(
+    c for c in DECISION_COLUMNS if c not in _INTERNAL_DECISION_COLUMNS
+)
+#: Columns of ``decisions.csv``: the run date, the decision columns with the case's offer
+#: code and reason after ``offer``, the reasons, and the anomaly flags.
 DECISIONS_CSV_COLUMNS: tuple[str, ...] = (
     "as_of",
-    "invoice_id",
-    "customer_id",
-    "case_id",
-    "issue_date",
-    "due_date",
-    "days_overdue",
-    "open_amount",
-    "currency",
-    "disputed",
-    "risk",
-    "last_level",
-    "level",
-    "level_name_de",
-    "level_name_en",
-    "offer",
-    "offer_code",
-    "offer_reason",
-    "fee",
-    "interest",
-    "flat_fee",
-    "claim_total",
-    "interest_from",
-    "interest_days",
-    "interest_rate",
-    "interest_rate_note",
-    "needs_review",
-    "review_reason",
+    *(
+        name
+        for column in _CSV_DECISION_COLUMNS
+        for name in ((column, "offer_code", "offer_reason") if column == "offer" else (column,))
+    ),
     "reason_lang",
     "reason_codes",
     *(f"reason_{i}" for i in range(1, N_REASONS + 1)),
@@ -413,24 +400,12 @@ def _decision_table(
 ) -> pd.DataFrame:
     """One row per invoice decision with the case's offer, its reasons and anomaly flags."""
     d = proposal.decisions
-    table = d.loc[
-        :,
-        [
-            "invoice_id", "customer_id", "case_id", "issue_date", "due_date", "days_overdue",
-            "open_amount", "currency", "disputed", "risk", "last_level", "level",
-            "level_name_de", "level_name_en", "offer",
-        ],
-    ].copy()  # fmt: skip
+    table = d.loc[:, list(_CSV_DECISION_COLUMNS)].copy()
     table.insert(0, "as_of", pd.Timestamp(proposal.as_of))
     case_offers = proposal.cases.set_index("case_id")[["offer_code", "offer_reason"]]
     linked = case_offers.reindex(table["case_id"].to_numpy())
     table["offer_code"] = pd.Series(linked["offer_code"].to_numpy(), dtype="str")
     table["offer_reason"] = pd.Series(linked["offer_reason"].to_numpy(), dtype="str")
-    for name in (
-        "fee", "interest", "flat_fee", "claim_total", "interest_from", "interest_days",
-        "interest_rate", "interest_rate_note", "needs_review", "review_reason",
-    ):  # fmt: skip
-        table[name] = d[name].to_numpy()
 
     if reasons.empty:
         wide = pd.DataFrame(index=pd.Index([], name="invoice_id"))
