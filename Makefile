@@ -24,19 +24,22 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # System libraries WeasyPrint needs (Pango, HarfBuzz subsetting for small reproducible
-# PDFs, fonts). Installed with apt when missing and
-# running as root; otherwise stop with the exact command to run.
+# PDFs, fonts) and the PostgreSQL server the store tests start (initdb, pg_ctl; a
+# throwaway cluster per test session, see tests/conftest.py). Installed with apt when
+# missing and running as root; otherwise stop with the exact command to run.
 system-deps:
 	@missing=""; \
 	ldconfig -p 2>/dev/null | grep -q 'libpango-1.0.so' || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
 	ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so' || missing="$$missing libharfbuzz-subset0"; \
 	command -v fc-list >/dev/null 2>&1 && fc-list | grep -qi dejavu || missing="$$missing fonts-dejavu-core fontconfig"; \
+	pg=""; for d in /usr/lib/postgresql/*/bin; do [ -x "$$d/initdb" ] && [ -x "$$d/pg_ctl" ] && pg="$$d"; done; \
+	[ -n "$$pg" ] || { command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "Installing system packages:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "Missing system packages needed by WeasyPrint. Run:"; \
+	    echo "Missing system packages needed by WeasyPrint and the PostgreSQL tests. Run:"; \
 	    echo "  sudo apt-get install -y$$missing"; \
 	    exit 1; \
 	  fi; \
@@ -68,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_generator.py
 	$(BIN)/python benchmarks/bench_clv.py
 	$(BIN)/python benchmarks/bench_scoring.py
+	$(BIN)/python benchmarks/bench_proposal.py
 
 clean:
 	rm -rf $(VENV) site out dist build .pytest_cache .mypy_cache .ruff_cache

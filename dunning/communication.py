@@ -49,7 +49,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from dunning.errors import DataError
-from dunning.offers import high_clv_mask
+from dunning.offers import _group_rows, high_clv_mask
 from dunning.policy import Channel, Policy, Tone
 
 __all__ = ["CHANNELS", "COMMUNICATION_COLUMNS", "TONES", "choose_tone_and_channel"]
@@ -257,12 +257,26 @@ def _reasons(
     address: npt.NDArray[np.bool_],
     clv_share: float,
     level_channels: tuple[tuple[Channel, ...], ...],
-) -> tuple[list[str], list[str]]:
-    """Short traces in English and German (string building is the only per-row Python)."""
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """Short traces in English and German, as object arrays of ``str``.
+
+    Every input takes few values, so each distinct combination is written once (one row
+    of it) and the texts are gathered to the cases: no Python loop per case.
+    """
     top_en, top_de = _share_words(clv_share)
+    tone_code = np.zeros(len(tone), dtype=np.int64)
+    for k, name in enumerate(TONES):
+        tone_code[tone == name] = k
+    channel_code = np.zeros(len(channel), dtype=np.int64)
+    for k, via in enumerate(CHANNELS):
+        channel_code[channel == via] = k
+    first, group = _group_rows(
+        tone_code, level_tone, level, vulnerable, soften, high_clv, good, channel_code,
+        fallback, usable @ np.array([1, 2, 4])[: usable.shape[1]], address,
+    )  # fmt: skip
     out_en: list[str] = []
     out_de: list[str] = []
-    for i in range(len(tone)):
+    for i in first.tolist():
         t, lt, lv = str(tone[i]), TONES[int(level_tone[i])], int(level[i])
         if vulnerable[i]:
             en_t = f"tone {t}: vulnerable customer (gentle tone, help line, no escalation)"
@@ -302,4 +316,4 @@ def _reasons(
             de_c += "; Postanschrift fehlt"
         out_en.append(f"{en_t}; {en_c}")
         out_de.append(f"{de_t}; {de_c}")
-    return out_en, out_de
+    return np.asarray(out_en, dtype=object)[group], np.asarray(out_de, dtype=object)[group]

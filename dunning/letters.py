@@ -21,6 +21,48 @@ PDFs are PDF/UA-1 (tagged, ``/Lang`` from ``<html lang>``, title from ``<title>`
 Files are written atomically: to a temporary file in the target folder, then
 ``os.replace``, so a crash never leaves a half-written letter under its final name.
 
+Tone
+----
+The case's ``tone`` (from :func:`dunning.communication.choose_tone_and_channel`; without
+the column, the tone of the case's level in the policy) chooses the subject line, the
+opening, the request to pay, the closing paragraph and the sign-off. All of this wording
+is in ``templates/letters/_i18n.html.j2`` (``TONE_TEXT``, ``NEXT_STEP``, ``HELP_TEXT``);
+plain language, short sentences, no blame, never a word about vulnerability:
+
+friendly
+    Assumes an oversight: "sicher ist Ihnen entgangen, dass die folgende Rechnung noch
+    offen ist." / "Perhaps this has slipped your attention: the invoice below is still
+    open." The request to pay ends with thanks.
+neutral
+    States the facts: "für die folgende Rechnung haben wir noch keine Zahlung erhalten." /
+    "We have not yet received payment for the invoice below."
+firm
+    A clear deadline ("spätestens bis zum …" / "no later than …") and the next step if
+    nobody pays: the next level's letter and its fee, the UK Letter of Claim, or, when
+    the next level is the last one (or this letter is), the hand-over to a collection
+    agency or the court procedure ("… prüfen wir, die Forderung an ein
+    Inkassounternehmen zu übergeben oder ein gerichtliches Mahnverfahren zu beantragen.").
+
+A case with ``escalation_blocked`` (or ``vulnerable``) never gets next-step wording, even
+with a firm tone.
+
+Help line
+---------
+With ``help_line`` (or ``vulnerable``) true the letter carries, right after the request to
+pay, a framed section "Hilfe bei Zahlungsschwierigkeiten" / "Help if you find it hard to
+pay": the policy's help-line paragraph (``tone_and_channel.help_line_de`` /
+``help_line_en``: talk to us, free independent debt advice) and the creditor's phone and
+e-mail. Otherwise a short standard help paragraph closes the letter.
+
+Charges
+-------
+Besides the open invoices the charges table lists "Mahngebühren aus früheren Schreiben" /
+"Fees from earlier letters" (``case_earlier_fees``, else the sum of the invoices'
+``earlier_fees``), then per invoice this letter's fee, the interest claim and the flat
+fee. The items add up exactly to the amount the letter, the payment data, the QR code and
+any offer ask for: the case's ``amount_due`` (a case whose ``amount_due`` differs is a
+:class:`~dunning.errors.RenderError`), or the sum of the items when it has none.
+
 Examples
 --------
 >>> from datetime import date
@@ -35,7 +77,24 @@ Examples
 ...     "open_amount": [Decimal("1234.56")], "currency": ["EUR"]})
 >>> html = render_html(case, invoices, pd.DataFrame(), creditor=Creditor.demo(),
 ...                    as_of=date(2026, 11, 23), lang="de")
->>> "1.234,56\\xa0€" in html and "7. Dezember 2026" in html
+>>> "1.234,56\\xa0€" in html and "3. Dezember 2026" in html
+True
+>>> "haben wir trotz" in html, "für die folgende Rechnung haben wir noch keine" in html
+(False, True)
+
+The level's tone by default (level 2: neutral); a firm letter names the next step, unless
+the case's escalation is blocked:
+
+>>> def letter(**columns):
+...     return render_html({**case, **columns}, invoices, pd.DataFrame(),
+...                        creditor=Creditor.demo(), as_of=date(2026, 11, 23), lang="en")
+>>> "we will send you our second reminder" in letter(tone="firm")
+True
+>>> "we will send you" in letter(tone="firm", escalation_blocked=True)
+False
+>>> "slipped your attention" in letter(tone="friendly")
+True
+>>> "Help if you find it hard to pay" in letter(help_line=True)
 True
 """
 
@@ -45,10 +104,10 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -66,11 +125,12 @@ from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 
 from dunning._assets import AssetURLFetcher, templates_dir
+from dunning.communication import TONES
 from dunning.errors import RenderError
 from dunning.levels import LEVEL_NAMES
 from dunning.models import CountryCode, IbanText
 from dunning.offers import DEFAULT_INSTALLMENTS, installment_plan
-from dunning.policy import Policy
+from dunning.policy import Policy, Tone
 
 __all__ = [
     "FORMATS",
@@ -91,7 +151,8 @@ progress = logging.getLogger("dunning.progress")
 TEMPLATE = "letters/letter.html.j2"
 #: Babel locale of each letter language.
 LOCALES: Mapping[str, str] = {"de": "de_DE", "en": "en_GB"}
-#: Days from the run date to the payment deadline printed in the letter.
+#: Days from the run date to the payment deadline of a level the policy does not know (a
+#: level's own ``deadline_days`` applies otherwise).
 PAYMENT_DAYS = 14
 #: Output formats :func:`render_letters` can write.
 FORMATS: tuple[str, ...] = ("html", "pdf")
@@ -246,6 +307,12 @@ _FEE_REASON = {
     "de": "Mahngebühr (Porto und Material)",
     "en": "Dunning fee (postage and materials)",
 }
+_EARLIER_FEES = {
+    "de": "Mahngebühren aus früheren Schreiben",
+    "en": "Fees from earlier letters",
+}
+_TRUE = frozenset({"true", "1", "yes", "y", "ja", "wahr"})
+_FALSE = frozenset({"false", "0", "no", "n", "nein", "falsch"})
 _FLAT_FEE_BASIS = {
     ("DE", "de"): "Verzugspauschale nach § 288 Abs. 5 BGB (Zahlungsverzugsrichtlinie 2011/7/EU)",
     ("DE", "en"): (
@@ -277,13 +344,20 @@ def _charges(
     policy: Policy,
     as_of: date,
     lang: str,
-    money: Any,
-) -> list[dict[str, str]]:
-    """One line per fee, interest claim and flat fee of the case's invoices, in order."""
+    money: Callable[[Decimal], str],
+) -> list[tuple[str, Decimal]]:
+    """Text and amount of each charge besides the principal, in letter order.
+
+    First the fees of earlier letters still owed (one line for the case), then per invoice
+    this letter's fee, the interest claim and the flat fee.
+    """
     locale = LOCALES[lang]
     segment = "B2B" if case.get("segment") == "B2B" else "B2C"
     level = int(case["level"])
-    lines: list[dict[str, str]] = []
+    lines: list[tuple[str, Decimal]] = []
+    earlier = _earlier_fees(case, invoices)
+    if earlier > 0:
+        lines.append((_EARLIER_FEES[lang], earlier))
     for row in cast("list[dict[str, Any]]", invoices.to_dict("records")):
         invoice = str(row["invoice_id"])
         fee = _amount(row, "fee")
@@ -292,10 +366,7 @@ def _charges(
                 "de" if lang == "de" else "en"
             )
             where = "Rechnung" if lang == "de" else "invoice"
-            lines.append(
-                {"text": f"{_FEE_REASON[lang]}, {level_name}, {where} {invoice}",
-                 "amount": money(fee)}
-            )  # fmt: skip
+            lines.append((f"{_FEE_REASON[lang]}, {level_name}, {where} {invoice}", fee))
         interest = _amount(row, "interest")
         if interest > 0:
             rates = " / ".join(
@@ -320,13 +391,80 @@ def _charges(
                     f"a year from {start} to {end}, {days} days, day count "
                     f"{policy.interest_day_count}"
                 )
-            lines.append({"text": text, "amount": money(interest)})
+            lines.append((text, interest))
         flat = _amount(row, "flat_fee")
         if flat > 0:
             where = "Rechnung" if lang == "de" else "invoice"
             basis = _FLAT_FEE_BASIS[(policy.jurisdiction, lang)]
-            lines.append({"text": f"{basis}, {where} {invoice}", "amount": money(flat)})
+            lines.append((f"{basis}, {where} {invoice}", flat))
     return lines
+
+
+def _earlier_fees(case: Mapping[str, Any], invoices: pd.DataFrame) -> Decimal:
+    """Fees of earlier letters still owed: ``case_earlier_fees``, else the invoices' sum."""
+    value = case.get("case_earlier_fees")
+    if isinstance(value, Decimal):
+        return value
+    if "earlier_fees" in invoices.columns:
+        return sum(
+            (v for v in invoices["earlier_fees"] if isinstance(v, Decimal)), start=Decimal(0)
+        )
+    return Decimal(0)
+
+
+def _flag(case: Mapping[str, Any], column: str) -> bool | None:
+    """A yes/no cell of the case, or None when the column is absent or the cell missing."""
+    value = case.get(column)
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if not text:
+            return None
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        msg = f"case {case.get('case_id')}: column {column!r} must be true or false; got {value!r}."
+        raise RenderError(msg, template=TEMPLATE, case_id=_text(case.get("case_id")))
+    return bool(value)
+
+
+def _tone(case: Mapping[str, Any], policy: Policy, level: int) -> Tone:
+    """The case's ``tone``; without one, the tone of its level in the policy."""
+    value = _text(case.get("tone"))
+    if value is None:
+        return policy.level_rule(level).tone if 1 <= level <= policy.max_level else "neutral"
+    for tone in TONES:
+        if value == tone:
+            return tone
+    msg = (
+        f"case {case.get('case_id')}: unknown tone {value!r}; expected one of "
+        f"{list(TONES)} (as from dunning.communication.choose_tone_and_channel)."
+    )
+    raise RenderError(msg, template=TEMPLATE, case_id=_text(case.get("case_id")))
+
+
+def _next_step(
+    level: int, policy: Policy, *, segment: str, lang: str, money: Callable[[Decimal], str]
+) -> dict[str, str]:
+    """The step that follows this letter if nobody pays, for a firm letter's wording.
+
+    ``kind`` is ``handover_DE`` / ``handover_GB`` when the next level is the last one (the
+    hand-over to a collection agency or court) or this letter already is;
+    ``letter_of_claim`` when the next level is a UK Letter of Claim; else ``next_letter``
+    with the next level's name and its fee (empty when it costs nothing).
+    """
+    if level >= policy.max_level or level + 1 == policy.max_level:
+        return {"kind": f"handover_{policy.jurisdiction}", "next": "", "fee": ""}
+    rule = policy.level_rule(level + 1)
+    name = rule.name("de" if lang == "de" else "en")
+    if lang == "de":
+        name = name[:1].upper() + name[1:]
+    if rule.letter_of_claim:
+        return {"kind": "letter_of_claim", "next": name, "fee": ""}
+    fee = rule.fee("B2B" if segment == "B2B" else "B2C")
+    return {"kind": "next_letter", "next": name, "fee": money(fee) if fee > 0 else ""}
 
 
 def _context(
@@ -347,24 +485,55 @@ def _context(
     currency = str(case["currency"])
     reference = str(case["case_id"])
     principal: Decimal = case["total"]
-    due = case.get("amount_due")
-    # The letter asks for the amount due: open principal plus fees, interest and flat fees.
-    total: Decimal = due if isinstance(due, Decimal) else principal
+    level = int(case["level"])
+    segment = "B2B" if case.get("segment") == "B2B" else "B2C"
 
     def money(amount: Decimal) -> str:
         return str(format_currency(amount, currency, locale=locale))
 
+    charges = _charges(case, invoices, policy=policy, as_of=as_of, lang=lang, money=money)
+    # The letter asks for the amount due: open principal plus the fees of earlier letters,
+    # this letter's fees, interest and flat fees. Every item is printed, so they must add
+    # up to the amount due exactly.
+    itemized = principal + sum((amount for _, amount in charges), start=Decimal(0))
+    due = case.get("amount_due")
+    total: Decimal = due if isinstance(due, Decimal) else itemized
+    if total != itemized:
+        msg = (
+            f"case {reference}: the letter's items add up to {itemized} {currency} (open "
+            f"invoices {principal} + charges {itemized - principal}), but amount_due is "
+            f"{total}; amount_due must be total + case_earlier_fees + case_fees + "
+            "case_interest + case_flat_fees, with the same fees, interest and flat fees in "
+            "the case's decision rows."
+        )
+        raise RenderError(msg, template=TEMPLATE, case_id=reference)
+    tone = _tone(case, policy, level)
+    vulnerable = _flag(case, "vulnerable") is True
+    # A vulnerable customer always gets the help line and is never escalated, whatever the
+    # case's own columns say (ToneChannelRules cannot switch this off).
+    help_line = _flag(case, "help_line") is True or vulnerable
+    blocked = _flag(case, "escalation_blocked") is True or vulnerable
+    consequence = (
+        _next_step(level, policy, segment=segment, lang=lang, money=money)
+        if tone == "firm" and not blocked and level >= 1
+        else None
+    )
+
     def day(value: Any, fmt: str = "long") -> str:
         return str(format_date(_as_date(value), format=fmt, locale=locale))
 
-    deadline = as_of + timedelta(days=PAYMENT_DAYS)
+    # The level's deadline_days after the letter date, moved to the next business day
+    # (§§ 187, 188, 193 BGB) by the policy's calendar.
+    days = (
+        policy.levels[level - 1].deadline_days if 1 <= level <= policy.max_level else PAYMENT_DAYS
+    )
+    deadline = policy.business_calendar().deadline(as_of, days)
     territories = Locale.parse(locale).territories
     country = _text(case.get("country"))
     postal_line = " ".join(filter(None, [_text(case.get("postal_code")), _text(case.get("city"))]))
     lines = [_text(case.get("street")), postal_line]
     if country and country != creditor.country:
         lines.append(str(territories.get(country, country)).upper())
-    level = int(case["level"])
 
     offer = None
     if case.get("offer") == "installment_plan":
@@ -386,13 +555,20 @@ def _context(
         if 1 <= level <= policy.max_level
         else LEVEL_NAMES[level][lang]
     )
-    title = f"{level_name[:1].upper()}{level_name[1:]} – {'Vorgang' if lang == 'de' else 'case'} "
+    heading = f"{level_name[:1].upper()}{level_name[1:]}"
+    title = f"{heading} – {'Vorgang' if lang == 'de' else 'case'} "
+    rules = policy.tone_and_channel
     return {
         "lang": lang,
         "html_lang": locale.replace("_", "-"),
         "title": title + reference,
+        "heading_level": heading,
         "level": level,
         "level_name": level_name,
+        "tone": tone,
+        "consequence": consequence,
+        "help_line": help_line,
+        "help_text": rules.help_line_de if lang == "de" else rules.help_line_en,
         "case_id": reference,
         "customer_id": str(case["customer_id"]),
         "created_iso": as_of.isoformat(),
@@ -427,7 +603,7 @@ def _context(
         "max_days_overdue": str(format_decimal(max_days, locale=locale)),
         "total": money(total),
         "principal_total": money(principal),
-        "charges": _charges(case, invoices, policy=policy, as_of=as_of, lang=lang, money=money),
+        "charges": [{"text": text, "amount": money(amount)} for text, amount in charges],
         "qr": _qr(creditor, total, currency, reference, lang, money(total)),
         "offer": offer,
         "reasons": _top_reasons(reasons),
@@ -513,10 +689,15 @@ def render_html(
     case : Mapping
         One row of ``Proposal.cases`` (``case_id, customer_id, currency, total, level,
         offer, installments`` and the customer's ``name, street, postal_code, city,
-        country``).
+        country``). Optional: ``amount_due`` (Decimal; default: the sum of the items),
+        ``case_earlier_fees`` (Decimal; default: the invoices' ``earlier_fees``, else 0),
+        ``tone`` (``"friendly"``, ``"neutral"``, ``"firm"``; default: the level's tone in
+        the policy), ``help_line`` and ``escalation_blocked`` (bool; default: the
+        ``vulnerable`` flag, which also forces both on), ``segment``.
     invoices : pandas.DataFrame
         The case's rows of ``Proposal.decisions`` (``invoice_id, issue_date, due_date,
-        days_overdue, open_amount``).
+        days_overdue, open_amount``; optional ``earlier_fees, fee, interest, flat_fee``
+        with ``level, interest_from, interest_days, interest_rate``).
     reasons : pandas.DataFrame
         Reasons of the case's invoices in ``lang`` (``code, contribution, text``, as
         from ``Explanations.reasons``); the three largest positive contributions with
@@ -524,7 +705,8 @@ def render_html(
     creditor : Creditor
         Sender and payee.
     as_of : datetime.date
-        Letter date; the payment deadline is :data:`PAYMENT_DAYS` later.
+        Letter date; the payment deadline is the level's ``deadline_days`` later, moved to
+        the next business day of the policy's calendar.
     lang : {"de", "en"}
         Letter language.
     policy : Policy, optional
@@ -539,7 +721,8 @@ def render_html(
     Raises
     ------
     RenderError
-        If the language is unknown or the template fails.
+        If the language or the tone is unknown, ``amount_due`` differs from the sum of the
+        printed items, or the template fails.
 
     Examples
     --------
@@ -613,7 +796,9 @@ def render_letters(
     Parameters
     ----------
     cases : pandas.DataFrame
-        ``Proposal.cases``; each case's ``language`` chooses the letter language.
+        ``Proposal.cases``; each case's ``language`` chooses the letter language; the
+        other columns are read as by :func:`render_html` (``tone``, ``help_line``,
+        ``escalation_blocked``, ``case_earlier_fees``, ``amount_due`` ...).
     decisions : pandas.DataFrame
         ``Proposal.decisions``; the rows with a case's ``case_id`` are its invoices.
     reasons : pandas.DataFrame

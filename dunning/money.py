@@ -151,6 +151,10 @@ def to_minor(amount: Decimal, currency: str) -> int:
     return int(scaled)
 
 
+# Integers below this have at most 18 digits, well inside the default precision of 28.
+_EXACT_LIMIT = 10**18
+
+
 def from_minor(units: int, currency: str) -> Decimal:
     """Convert integer minor units back into a quantized ``Decimal``.
 
@@ -159,7 +163,11 @@ def from_minor(units: int, currency: str) -> Decimal:
     >>> from_minor(-5, "EUR")
     Decimal('-0.05')
     """
-    return quantize(Decimal(int(units)).scaleb(-minor_units(currency)), currency)
+    value = int(units)
+    if -_EXACT_LIMIT < value < _EXACT_LIMIT:
+        # Fewer digits than the context precision: scaleb is exact, nothing to round.
+        return Decimal(value).scaleb(-minor_units(currency))
+    return quantize(Decimal(value).scaleb(-minor_units(currency)), currency)
 
 
 def to_minor_array(amounts: Iterable[Decimal], currencies: Sequence[str]) -> npt.NDArray[np.int64]:

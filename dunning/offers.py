@@ -555,27 +555,65 @@ def _money_format(currency: str, locale: str) -> tuple[str, str, str, str, str, 
 
 def _money_texts(minor: Sequence[int], currency: str, locale: str) -> list[str]:
     """Format minor units as Babel's ``format_currency`` does (standard pattern, grouping 3)."""
+    return [str(text) for text in _money_array(np.asarray(minor, dtype=np.int64), currency, locale)]
+
+
+@cache
+def _digit_tables(
+    places: int, dec: str, pos_suf: str, neg_suf: str
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """Lookup tables for :func:`_money_array`.
+
+    ``groups``: the texts of 0-999 unpadded (index 0-999), zero-padded to three digits
+    (1000-1999), and ``""`` (2000). ``ending[sign, fraction]``: decimal sign, the fraction
+    in ``places`` digits and the suffix, for positive (0) and negative (1) amounts.
+    """
+    plain = [str(i) for i in range(1000)]
+    padded = [f"{i:03d}" for i in range(1000)]
+    groups = np.array([*plain, *padded, ""], dtype=object)
+    digits = [dec + str(i).rjust(places, "0") if places else "" for i in range(10**places)]
+    ending = np.array([[d + pos_suf for d in digits], [d + neg_suf for d in digits]], dtype=object)
+    return groups, ending
+
+
+def _join(columns: Sequence[npt.NDArray[np.object_]]) -> npt.NDArray[np.object_]:
+    """Row-wise concatenation of columns of ``str``: one ``str.join`` per row, run by
+    ``map`` in C (each text is built once, not copied again for every column added)."""
+    count = len(columns[0])
+    return np.fromiter(map("".join, zip(*columns, strict=True)), dtype=object, count=count)
+
+
+def _money_array(
+    minor: npt.NDArray[np.int64], currency: str, locale: str
+) -> npt.NDArray[np.object_]:
+    """:func:`_money_texts` as an object array: each distinct amount once, no per-row Python.
+
+    The thousands groups are looked up in tables of the 1000 three-digit texts, the
+    ending (decimal sign, fraction, suffix) in a table of every fraction, and the pieces
+    joined with :func:`_join`.
+    """
     pos_pre, neg_pre, pos_suf, neg_suf, group, dec, places = _money_format(currency, locale)
-    scale = 10**places
-
-    def one(units: int) -> str:
-        whole, frac = divmod(abs(units), scale)
-        text = f"{whole:,}".replace(",", group)
-        if places:
-            text += dec + str(frac).rjust(places, "0")
-        return (neg_pre + text + neg_suf) if units < 0 else (pos_pre + text + pos_suf)
-
-    return [one(int(u)) for u in minor]
-
-
-def _risk_texts(risk: npt.NDArray[np.float64], locale: str) -> npt.NDArray[np.str_]:
-    rounded = np.round(np.nan_to_num(risk, nan=0.0), 2)
-    uniq, inverse = np.unique(rounded, return_inverse=True)
-    texts = np.array(
-        [format_decimal(Decimal(f"{v:.2f}"), format="0.00", locale=locale) for v in uniq],
-        dtype=object,
-    )
-    return np.asarray(texts[inverse].astype(str), dtype=np.str_)
+    groups, ending = _digit_tables(places, dec, pos_suf, neg_suf)
+    uniq, inverse = np.unique(np.asarray(minor, dtype=np.int64), return_inverse=True)
+    negative = (uniq < 0).astype(np.intp)
+    whole, frac = np.divmod(np.abs(uniq), 10**places)
+    parts = [whole % 1000]  # thousands groups, least significant first
+    count = np.ones(len(uniq), dtype=np.int64)  # groups each amount has
+    rest = whole // 1000
+    while rest.any():
+        parts.append(rest % 1000)
+        count += rest > 0
+        rest //= 1000
+    columns = [np.array([pos_pre, neg_pre], dtype=object)[negative]]
+    for k in range(len(parts) - 1, -1, -1):
+        # Group k: unpadded if it is the leading one, padded below it, absent above it.
+        which = np.where(count == k + 1, 0, np.where(count > k, 1, 2))
+        columns.append(groups[which * 1000 + parts[k] * (which < 2)])
+        if k:
+            columns.append(np.array(["", group], dtype=object)[(count > k).astype(np.intp)])
+    columns.append(ending[negative, frac])
+    text = _join(columns)
+    return np.asarray(text[inverse].reshape(np.shape(minor)), dtype=object)
 
 
 def _int_column(cases: pd.DataFrame, name: str) -> npt.NDArray[np.int64]:
@@ -789,16 +827,59 @@ def _traces(
     clv_missing: npt.NDArray[np.bool_],
     currency: npt.NDArray[np.object_],
     policy: Policy,
-) -> tuple[list[str], list[str]]:
-    """The rule traces in English and German (the only per-row Python: string building)."""
-    args = (codes, choice, eligible, ev, total, min_total, risk, level, broken, earlier)
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """The rule traces in English and German, as object arrays of ``str``."""
+    code = np.full(len(codes), len(OFFER_CODES), dtype=np.int64)
+    for k, name in enumerate(OFFER_CODES):
+        code[codes == name] = k
+    args = (code, choice, eligible, ev, total, min_total, risk, level, broken, earlier)
     extra = (high_clv, clv_missing, currency, policy)
     return _trace_lang("en", *args, *extra), _trace_lang("de", *args, *extra)
 
 
+def _group_rows(*columns: npt.ArrayLike) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Group the rows that agree in every column: one row of each group, and each row's group.
+
+    Integer columns of a small range are used as they are, others are numbered by
+    ``numpy.unique``; the combined key is numbered densely (a lookup table when its range
+    is small, else ``numpy.unique``).
+    """
+    n = len(np.asarray(columns[0]))
+    key = np.zeros(n, dtype=np.int64)
+    radix = 1
+    for column in columns:
+        values = np.asarray(column)
+        if values.dtype.kind in "biu" and n:
+            low = int(values.min())
+            size = int(values.max()) - low + 1
+            if size <= n + 1024:
+                code = values.astype(np.int64) - low
+            else:
+                uniq, code = np.unique(values, return_inverse=True)
+                size = len(uniq)
+        else:
+            uniq, code = np.unique(values, return_inverse=True)
+            size = max(len(uniq), 1)
+        if radix * size >= 2**62:
+            key = np.unique(key, return_inverse=True)[1].reshape(-1).astype(np.int64)
+            radix = int(key.max()) + 1
+        key = key * size + code.reshape(-1)
+        radix *= size
+    if radix <= 4 * n + 1024:
+        seen = np.zeros(radix, dtype=np.intp)
+        seen[key] = 1
+        dense = np.cumsum(seen) - 1
+        group = dense[key]
+    else:
+        group = np.unique(key, return_inverse=True)[1].reshape(-1)
+    first = np.zeros(int(group.max()) + 1 if n else 0, dtype=np.intp)
+    first[group] = np.arange(n)  # any row of the group: all agree in every column
+    return first, group
+
+
 def _trace_lang(
     lang: Literal["en", "de"],
-    codes: npt.NDArray[np.str_],
+    code: npt.NDArray[np.int64],
     choice: npt.NDArray[np.intp],
     eligible: npt.NDArray[np.bool_],
     ev: npt.NDArray[np.int64],
@@ -812,73 +893,110 @@ def _trace_lang(
     clv_missing: npt.NDArray[np.bool_],
     currency: npt.NDArray[np.object_],
     policy: Policy,
-) -> list[str]:
+) -> npt.NDArray[np.object_]:
+    """One language's traces, without a Python loop per case.
+
+    ``code`` is the position of each case's code in :data:`OFFER_CODES`.
+
+    A trace is a few texts that take few values (written once per distinct combination
+    of what they depend on, by the same f-strings, then gathered) and the expected values,
+    formatted once per distinct amount (:func:`_money_array`) and joined column-wise.
+    """
     rules = policy.offers
     low, high = rules.installment_risk_range
     locale = _LOCALES[lang]
-    de = lang == "de"
     t = _WORDS[lang]
-    risk_txt = _risk_texts(risk, locale)
-    low_txt = format_decimal(Decimal(f"{low:.2f}"), format="0.00", locale=locale)
-    high_txt = format_decimal(Decimal(f"{high:.2f}"), format="0.00", locale=locale)
-    min_txt = np.empty(len(codes), dtype=object)
-    ev_txt = np.full(ev.shape, "", dtype=object)
-    refused = np.isin(codes, OFFER_CODES[:7])
-    for cur in pd.unique(currency):
-        rows = currency == cur
-        # The minimum total is one amount per currency: format each distinct one once.
-        uniq, inverse = np.unique(min_total[rows], return_inverse=True)
-        min_txt[rows] = np.asarray(_money_texts(uniq.tolist(), str(cur), locale), dtype=object)[
-            inverse
-        ]
-        for j in range(3):
-            need = rows & ~refused & eligible[:, j]
-            ev_txt[need, j] = _money_texts(ev[need, j].tolist(), str(cur), locale)
-
-    band = np.where(risk < low, 0, np.where(risk > high, 2, 1))
-    risk_part = np.char.add(
-        np.char.add(np.asarray(t["bands"])[band], " ("), np.char.add(risk_txt, ")")
-    )
-    top_en, top_de = _share_words(rules.high_clv_share)
-    top = top_de if de else top_en
-    clv_words = [w.format(top=top) for w in t["clv"]]
-    clv_part = np.asarray(clv_words)[np.where(clv_missing, 2, np.where(high_clv, 0, 1))]
-    ge = np.where(total >= min_total, " ≥ ", " < ")
     head = t["head"]
-    words = t["actions"]
-    refusal = {
-        "DISPUTED": t["disputed"],
-        "RISK_MISSING": t["no_risk"],
-        "SEGMENT_EXCLUDED": t["segment"],
-        "RISK_TOO_LOW": "",
-        "RISK_TOO_HIGH": "",
-        "LEVEL_TOO_LOW": "",
-        "BROKEN_PROMISES": "",
-    }
-    max_broken, max_plans = rules.max_broken_promises, rules.max_earlier_plans
-    order = np.argsort(-np.where(eligible, ev, np.iinfo(np.int64).min), axis=1, kind="stable")
-    out: list[str] = []
-    for i, code in enumerate(codes.tolist()):
-        if code in refusal:
-            if code == "RISK_TOO_LOW":
-                detail = t["risk_low"].format(risk_txt[i], low_txt)
-            elif code == "RISK_TOO_HIGH":
-                detail = t["risk_high"].format(risk_txt[i], high_txt)
-            elif code == "LEVEL_TOO_LOW":
-                detail = t["level_low"].format(level[i], rules.installment_min_level)
-            elif code == "BROKEN_PROMISES":
-                detail = t["broken_many"].format(broken[i], max_broken)
-            else:
-                detail = refusal[code]
-            out.append(f"{head[0]}: {detail}")
-            continue
-        promises = t["no_broken"] if broken[i] == 0 else t["broken"].format(broken[i])
-        plans = "" if earlier[i] == 0 else t["plans"].format(earlier[i], max_plans)
-        facts = (
-            f"{clv_part[i]}, {risk_part[i]}, {t['amount']}{ge[i]}{min_txt[i]}, {promises}{plans}"
+    n = len(code)
+    refused = code < 7  # the first seven codes are failed rules
+    rounded = np.round(np.nan_to_num(risk, nan=0.0), 2)
+    out = np.empty(n, dtype=object)
+
+    @cache
+    def number(value: float) -> str:
+        return format_decimal(Decimal(f"{value:.2f}"), format="0.00", locale=locale)
+
+    @cache
+    def money(minor: int, currency: str) -> str:
+        return _money_texts([minor], currency, locale)[0]
+
+    # Refusals: "<no offer>: <the first failed rule>", one text per distinct refusal.
+    rows = np.flatnonzero(refused)
+    if rows.size:
+        c = code[rows]
+        first, group = _group_rows(
+            c,
+            np.where((c == 3) | (c == 4), rounded[rows], -1.0),  # RISK_TOO_LOW / _HIGH
+            np.where(c == 5, level[rows], 0),  # LEVEL_TOO_LOW
+            np.where(c == 6, broken[rows], 0),  # BROKEN_PROMISES
         )
-        evs = ", ".join(f"{words[j]} {ev_txt[i, j]}" for j in order[i] if eligible[i, j])
-        out.append(f"{head[int(choice[i])]}: {facts}; {t['ev']}: {evs}")
+        texts = []
+        for i in rows[first].tolist():
+            name = OFFER_CODES[code[i]]
+            if name == "RISK_TOO_LOW":
+                detail = t["risk_low"].format(number(rounded[i]), number(low))
+            elif name == "RISK_TOO_HIGH":
+                detail = t["risk_high"].format(number(rounded[i]), number(high))
+            elif name == "LEVEL_TOO_LOW":
+                detail = t["level_low"].format(level[i], rules.installment_min_level)
+            elif name == "BROKEN_PROMISES":
+                detail = t["broken_many"].format(broken[i], rules.max_broken_promises)
+            else:
+                fixed = {"DISPUTED": "disputed", "RISK_MISSING": "no_risk"}
+                detail = t[fixed.get(name, "segment")]
+            texts.append(f"{head[0]}: {detail}")
+        out[rows] = np.asarray(texts, dtype=object)[group]
+
+    # Offers compared: "<head>: <facts>; <expected value>: <action> <EV>, <action> <EV>"
+    # with the eligible actions by EV, highest first (ties: the simpler action first).
+    rows = np.flatnonzero(~refused)
+    if not rows.size:
+        return out
+    elig = eligible[rows]
+    value = ev[rows]
+    order = np.argsort(np.where(elig, -value, np.iinfo(np.int64).max), axis=1, kind="stable")
+    n_elig = elig.sum(axis=1)
+    at = np.arange(rows.size)
+    ev_txt = np.full((rows.size, 3), "", dtype=object)
+    cur = currency[rows]
+    for c in pd.unique(cur):
+        need = (cur == c)[:, None] & elig
+        ev_txt[need] = _money_array(value[need], str(c), locale)
+
+    # The part before the first EV in two pieces, each from few values.
+    r = risk[rows]
+    band = np.where(r < low, 0, np.where(r > high, 2, 1))
+    clv_word = np.where(clv_missing[rows], 2, np.where(high_clv[rows], 0, 1))
+    top_en, top_de = _share_words(rules.high_clv_share)
+    top = top_de if lang == "de" else top_en
+    first, group = _group_rows(np.asarray(choice)[rows], clv_word, band, rounded[rows])
+    texts = []
+    for k, i in zip(first.tolist(), rows[first].tolist(), strict=True):
+        clv_part = t["clv"][clv_word[k]].format(top=top)
+        texts.append(
+            f"{head[int(choice[i])]}: {clv_part}, {t['bands'][band[k]]} ({number(rounded[i])}"
+        )
+    text = np.asarray(texts, dtype=object)[group]
+    first, group = _group_rows(
+        total[rows] >= min_total[rows], pd.factorize(cur)[0], min_total[rows], broken[rows],
+        earlier[rows], np.where(n_elig > 0, order[:, 0], 3),
+    )  # fmt: skip
+    texts = []
+    for k, i in zip(first.tolist(), rows[first].tolist(), strict=True):
+        ge = " ≥ " if total[i] >= min_total[i] else " < "
+        min_txt = money(int(min_total[i]), str(currency[i]))
+        promises = t["no_broken"] if broken[i] == 0 else t["broken"].format(broken[i])
+        plans = "" if earlier[i] == 0 else t["plans"].format(earlier[i], rules.max_earlier_plans)
+        action = f"{t['actions'][order[k, 0]]} " if n_elig[k] else ""
+        texts.append(f"), {t['amount']}{ge}{min_txt}, {promises}{plans}; {t['ev']}: {action}")
+    # Then the first EV and the others, each after ", <action> " ("" where none: the
+    # eligible actions come first in ``order`` and ``ev_txt`` is "" where not eligible).
+    words = np.asarray([*(f", {w} " for w in t["actions"]), ""], dtype=object)
+    columns = [text, np.asarray(texts, dtype=object)[group], ev_txt[at, order[:, 0]]]
+    for position in (1, 2):
+        columns.append(words[np.where(n_elig > position, order[:, position], 3)])
+        columns.append(ev_txt[at, order[:, position]])
+    out[rows] = _join(columns)
     return out
 
 

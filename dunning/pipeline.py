@@ -9,8 +9,9 @@
    unpaid; ``_flag_anomalies`` (:func:`scoring.anomaly.anomaly_flags`) and
    ``_check_drift`` (PSI against the model's training reference,
    :func:`scoring.drift.drift_report`).
-3. ``_decide``: open items (:func:`dunning.ledger.open_items`) → levels, cases and
-   offers (:func:`dunning.proposal.propose`).
+3. ``_decide``: :func:`dunning.workflow.propose` with the decision store: open items
+   with earlier fees and part-payments allocated (:mod:`dunning.accounts`) → levels,
+   fees, interest, cases, offers, tone and channel, review routing.
 4. ``_explain``: TreeSHAP contributions (:func:`explain.explain`) → the top 3 reasons
    per invoice in the customer's language.
 5. ``_write_letters``: one HTML and one PDF letter per case in ``out/letters/``
@@ -20,7 +21,10 @@
    anomalies, drift, data quality) from ``templates/reports/run_summary.html.j2``; the
    model bundle is in ``out/model/`` and its card in ``out/reports/model_card.html``.
 8. ``_record``: the run, its decisions and letters in ``out/dunning.sqlite``
-   (:class:`dunning.store.DecisionStore`).
+   (:class:`dunning.store.DecisionStore`); then :func:`dunning.workflow.issue` commits the
+   cases that need no review to the store's dunning history (``issue=True``), and
+   ``out/review_queue.csv`` lists the cases waiting for a clerk. A later run with the same
+   ``out`` folder proposes nothing already issued.
 
 Stage progress is logged at INFO on the ``dunning.progress`` logger. See
 ``docs/run.md`` for the output layout and the columns of ``decisions.csv``.
@@ -65,8 +69,9 @@ from dunning.letters import FORMATS, Creditor, render_letters
 from dunning.levels import LEVEL_NAMES, MAX_AUTOMATIC_LEVEL
 from dunning.models import SCHEMAS, Portfolio
 from dunning.policy import Policy
-from dunning.proposal import DECISION_COLUMNS, Proposal, first_reminders, propose
+from dunning.proposal import DECISION_COLUMNS, Proposal
 from dunning.store import DecisionStore, sqlite_url
+from dunning.workflow import Scores, issue, propose
 from explain.attributions import explain
 from scoring.anomaly import anomaly_flags
 from scoring.drift import DriftReport, ReferenceDistribution, drift_report
@@ -75,7 +80,14 @@ from scoring.model_card import model_card
 from scoring.risk import RiskModel
 from scoring.training import build_training_set
 
-__all__ = ["DECISIONS_CSV_COLUMNS", "RunResult", "portfolio_hash", "run"]
+__all__ = [
+    "DECISIONS_CSV_COLUMNS",
+    "REVIEW_QUEUE_COLUMNS",
+    "RunResult",
+    "portfolio_hash",
+    "run",
+    "score_portfolio",
+]
 
 logger = logging.getLogger(__name__)
 progress = logging.getLogger("dunning.progress")
@@ -280,6 +292,55 @@ def _score(model: RiskModel, portfolio: Portfolio, as_of: date) -> tuple[pd.Data
     return features, risk
 
 
+def score_portfolio(
+    portfolio: Portfolio,
+    as_of: date,
+    *,
+    model: RiskModel | None = None,
+    random_state: int = 0,
+) -> Scores:
+    """Score every overdue open invoice: risk, features, anomalies and the drift alarm.
+
+    The scoring stages of :func:`run` on their own, for :func:`dunning.workflow.propose`
+    (and ``dunning propose``).
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        Validated tables.
+    as_of : datetime.date
+        The run date.
+    model : RiskModel, optional
+        A fitted model (e.g. :meth:`scoring.risk.RiskModel.load`); ``None`` trains one on
+        the portfolio's history before ``as_of`` as :func:`run` does.
+    random_state : int
+        Seed of the model trained when ``model`` is ``None``.
+
+    Returns
+    -------
+    Scores
+
+    Examples
+    --------
+    >>> from dunning.datasets import make_portfolio
+    >>> p = make_portfolio(40, seed=1, as_of=date(2026, 11, 23))
+    >>> scores = score_portfolio(p, date(2026, 11, 23))
+    >>> bool(scores.risk.between(0, 1).all()), scores.risk.index.equals(scores.features.index)
+    (True, True)
+    """
+    model = _train(portfolio, as_of, random_state) if model is None else model
+    features, risk = _score(model, portfolio, as_of)
+    items = open_items(portfolio, as_of)
+    anomalies = _flag_anomalies(portfolio, as_of, features, items)
+    drift = _check_drift(model, features, risk)
+    return Scores(
+        risk=risk,
+        features=features,
+        anomalies=_routed_anomalies(anomalies),
+        drift_alarm=drift is not None and drift.alarm,
+    )
+
+
 def _flag_anomalies(
     portfolio: Portfolio, as_of: date, features: pd.DataFrame, items: pd.DataFrame
 ) -> pd.Series:
@@ -312,27 +373,20 @@ def _decide(
     features: pd.DataFrame,
     risk: pd.Series,
     as_of: date,
-    items: pd.DataFrame,
+    store: DecisionStore,
     *,
     policy: Policy,
     anomalies: pd.Series | None = None,
     drift: DriftReport | None = None,
 ) -> Proposal:
-    """Levels, fees, interest, cases, offers and review routing under ``policy``."""
-    first = first_reminders(portfolio.history, as_of)
-    dated = items.assign(
-        first_dunned_on=first.reindex(items["invoice_id"].to_numpy()).to_numpy("datetime64[ns]")
-    )
-    return propose(
-        dated,
-        features,
-        risk,
-        portfolio.customers,
-        as_of,
-        policy=policy,
+    """Levels, fees, interest, cases, offers, tone, channel and review routing."""
+    scores = Scores(
+        risk=risk,
+        features=features,
         anomalies=_routed_anomalies(anomalies),
         drift_alarm=drift is not None and drift.alarm,
     )
+    return propose(portfolio, scores, policy, as_of, store=store)
 
 
 def _routed_anomalies(anomalies: pd.Series | None) -> pd.Series | None:
@@ -523,7 +577,7 @@ def _write_report(
 
 
 def _record(
-    url: str,
+    store: DecisionStore,
     *,
     as_of: date,
     portfolio: Portfolio,
@@ -531,16 +585,45 @@ def _record(
     n_cases: int,
     manifest: pd.DataFrame,
 ) -> str:
-    with DecisionStore(url) as store:
-        run_id = store.record_run(
-            as_of=as_of,
-            portfolio_hash=portfolio_hash(portfolio),
-            n_cases=n_cases,
-            software_version=_software_version(),
-        )
-        store.record_decisions(run_id, table)
-        store.record_letters(run_id, manifest)
+    run_id = store.record_run(
+        as_of=as_of,
+        portfolio_hash=portfolio_hash(portfolio),
+        n_cases=n_cases,
+        software_version=_software_version(),
+    )
+    store.record_decisions(run_id, table)
+    store.record_letters(run_id, manifest)
     return run_id
+
+
+#: Columns of ``out/review_queue.csv``, in order.
+REVIEW_QUEUE_COLUMNS: tuple[str, ...] = (
+    "as_of",
+    "case_id",
+    "customer_id",
+    "name",
+    "level",
+    "amount_due",
+    "currency",
+    "risk",
+    "review_reason",
+    "offer",
+    "tone",
+    "channel",
+)
+
+
+def _write_review_queue(proposal: Proposal, path: Path) -> int:
+    """``review_queue.csv``: the cases routed to a clerk, largest amount first."""
+    cases = proposal.cases
+    queue = cases.loc[cases["needs_review"].to_numpy(bool)].copy()
+    queue = queue.sort_values(["amount_due_minor", "case_id"], ascending=[False, True])
+    queue.insert(0, "as_of", proposal.as_of.isoformat())
+    queue["amount_due"] = queue["amount_due"].map(str)
+    queue["risk"] = np.char.mod("%.6f", queue["risk"].to_numpy(np.float64))
+    text = queue.loc[:, list(REVIEW_QUEUE_COLUMNS)].to_csv(index=False, lineterminator="\n")
+    _write_atomic_text(path, text)
+    return len(queue)
 
 
 def _counts(
@@ -569,8 +652,9 @@ def _counts(
         "drift_alarm": int(drift is not None and drift.alarm),
         "needs_review": int(cases["needs_review"].sum()) if len(cases) else 0,
     }
-    # Letters, the model bundle and its card, decisions.csv, run report, SQLite store.
-    counts["files_written"] = len(manifest) + model_files + 1 + 3
+    # Letters, the model bundle and its card, decisions.csv, review queue, run report,
+    # SQLite store.
+    counts["files_written"] = len(manifest) + model_files + 1 + 4
     return counts
 
 
@@ -584,6 +668,7 @@ def run(
     quality: pd.DataFrame | None = None,
     formats: Sequence[str] = FORMATS,
     policy: Policy | None = None,
+    issue_letters: bool = True,
 ) -> RunResult:
     """Run the whole pipeline on a portfolio and write everything to ``out``.
 
@@ -609,6 +694,9 @@ def run(
     policy : Policy, optional
         The dunning policy (levels, fees, interest, review rules); default
         ``Policy.default("DE")``.
+    issue_letters : bool
+        Commit the cases that need no review to the store's dunning history
+        (:func:`dunning.workflow.issue`); ``False`` proposes and writes only (a dry run).
 
     Returns
     -------
@@ -635,6 +723,7 @@ def run(
         "decisions_csv": out_dir / "decisions.csv",
         "run_summary": reports_dir / "run_summary.html",
         "store": out_dir / "dunning.sqlite",
+        "review_queue": out_dir / "review_queue.csv",
         "model": out_dir / "model",
         "model_card": reports_dir / "model_card.html",
     }
@@ -649,15 +738,42 @@ def run(
     with _stage("flag anomalies and check drift"):
         anomalies = _flag_anomalies(portfolio, as_of, features, items)
         drift = _check_drift(model, features, risk)
+    with DecisionStore(sqlite_url(paths["store"])) as store:
+        return _decide_and_write(
+            portfolio, as_of, store, paths, model=model, features=features, risk=risk,
+            items=items, anomalies=anomalies, drift=drift, policy=policy, creditor=creditor,
+            formats=formats, quality=quality, issue_letters=issue_letters,
+        )  # fmt: skip
+
+
+def _decide_and_write(
+    portfolio: Portfolio,
+    as_of: date,
+    store: DecisionStore,
+    paths: Mapping[str, Path],
+    *,
+    model: RiskModel,
+    features: pd.DataFrame,
+    risk: pd.Series,
+    items: pd.DataFrame,
+    anomalies: pd.Series,
+    drift: DriftReport | None,
+    policy: Policy,
+    creditor: Creditor,
+    formats: Sequence[str],
+    quality: pd.DataFrame | None,
+    issue_letters: bool,
+) -> RunResult:
+    """Stages 3 to 8 with one open decision store."""
     with _stage("decide levels, cases and offers"):
         proposal = _decide(
-            portfolio, features, risk, as_of, items, policy=policy, anomalies=anomalies, drift=drift
+            portfolio, features, risk, as_of, store, policy=policy, anomalies=anomalies, drift=drift
         )
     progress.info("%d overdue invoices, %d cases", len(proposal.decisions), len(proposal.cases))
     with _stage("explain"):
         reasons = _explain(model, features, proposal, portfolio.customers)
     with _stage(f"render {len(proposal.cases)} letters"):
-        manifest = _write_letters(proposal, reasons, letters_dir, creditor, formats, policy)
+        manifest = _write_letters(proposal, reasons, paths["letters"], creditor, formats, policy)
     table = _decision_table(proposal, reasons, anomalies)
     with _stage("write decisions.csv"):
         _write_decisions(table, paths["decisions_csv"])
@@ -665,13 +781,16 @@ def run(
     counts = _counts(len(items), proposal, manifest, anomalies, drift, model_files)
     with _stage("record in the decision store"):
         run_id = _record(
-            sqlite_url(paths["store"]),
+            store,
             as_of=as_of,
             portfolio=portfolio,
             table=table,
             n_cases=len(proposal.cases),
             manifest=manifest,
         )
+        counts["review_queue"] = _write_review_queue(proposal, paths["review_queue"])
+        counts["issued_cases"] = issue(proposal, store).n_cases if issue_letters else 0
+        counts["residual_claims"] = len(proposal.residuals)
     with _stage("write run report"):
         _write_report(
             paths["run_summary"],

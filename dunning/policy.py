@@ -523,8 +523,8 @@ class ReviewRules(_Rules):
     Attributes
     ----------
     exposure_limit : Decimal
-        Cases whose total open amount is at or above this go to review (policy currency).
-        Default 5000.00.
+        Cases whose amount due is at or above this go to review (policy currency).
+        Default 10000.00.
     flag_threshold : float
         Risk score from which a case counts as high risk. Default 0.5.
     uncertainty_band : float
@@ -532,6 +532,11 @@ class ReviewRules(_Rules):
         review; 0 to 0.5, default 0.05.
     route_disputes : bool
         Disputed invoices go to review. Default true.
+    dispute_scope : {"invoice", "customer"}
+        ``"invoice"`` (default): a disputed invoice is never dunned and waits for a clerk,
+        while the customer's undisputed invoices are dunned as usual (the common practice
+        of ERP dunning runs). ``"customer"``: the letter about the other invoices of a
+        customer with an open dispute goes to review as well (``DISPUTE``).
     route_vulnerable : bool
         Customers marked vulnerable go to review. Default true.
     route_anomalies : bool
@@ -555,10 +560,11 @@ class ReviewRules(_Rules):
     0.05
     """
 
-    exposure_limit: _Money = Decimal("5000.00")
+    exposure_limit: _Money = Decimal("10000.00")
     flag_threshold: _Share = 0.5
     uncertainty_band: Annotated[float, Field(ge=0, le=0.5)] = 0.05
     route_disputes: StrictBool = True
+    dispute_scope: Literal["invoice", "customer"] = "invoice"
     route_vulnerable: StrictBool = True
     route_anomalies: StrictBool = True
     route_data_gaps: StrictBool = True

@@ -86,10 +86,20 @@ Review routing
 A case goes to review (``needs_review``) for each rule of the policy's ``review`` section
 that applies; ``review_reason`` lists the codes in the order of :data:`REVIEW_CODES`:
 ``HIGH_EXPOSURE`` (``amount_due`` at or above ``exposure_limit``), ``UNCERTAIN_SCORE``
-(``|risk - flag_threshold| <= uncertainty_band``), ``DISPUTE`` (an invoice of the case's
-customer is disputed), ``VULNERABLE``, ``ANOMALY`` (an invoice of the case has an anomaly
-flag), ``DATA_GAP`` (an invoice of the case lacks more than ``max_missing_share`` of its
-features) and ``DRIFT_ALARM`` (every case while a drift alarm is raised).
+(``|risk - flag_threshold| <= uncertainty_band``), ``DISPUTE`` (with ``dispute_scope =
+"customer"``: an invoice of the case's customer is disputed; with the default
+``"invoice"`` only the disputed invoice's own decision is routed), ``VULNERABLE`` (also,
+whatever ``route_vulnerable`` says, every case of a vulnerable customer above the first
+level: a vulnerable customer is never escalated automatically), ``ANOMALY`` (an invoice of
+the case has an anomaly flag), ``DATA_GAP`` (an invoice of the case lacks more than
+``max_missing_share`` of its features) and ``DRIFT_ALARM`` (every case while a drift alarm
+is raised).
+
+Tone and channel come from :func:`dunning.communication.choose_tone_and_channel` (the
+level's tone, gentler for high CLV or a good history, always gentle with the help line for
+vulnerable customers; the cheapest usable channel the customer consented to);
+``expected_recovery`` and ``expected_cost`` state the expected value of the case's action
+under the policy's assumptions (see :func:`dunning.offers.choose_offers`).
 
 Examples
 --------
@@ -103,8 +113,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from fractions import Fraction
 from typing import cast
 
@@ -112,6 +123,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dunning.accounts import default_start, level_fees
+from dunning.communication import choose_tone_and_channel
 from dunning.errors import DataError, DunningError
 from dunning.interest import flat_fee, statutory_interest
 from dunning.levels import assign_levels, level_names
@@ -127,7 +140,7 @@ __all__ = [
     "Proposal",
     "case_id",
     "first_reminders",
-    "propose",
+    "propose_items",
 ]
 
 logger = logging.getLogger(__name__)
@@ -142,8 +155,10 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "days_overdue",
     "open_amount",
     "open_minor",
+    "paid_to_charges",
     "currency",
     "disputed",
+    "on_hold",
     "risk",
     "last_level",
     "last_dunned_on",
@@ -154,6 +169,7 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "fee",
     "interest",
     "flat_fee",
+    "earlier_fees",
     "claim_total",
     "interest_from",
     "interest_days",
@@ -188,13 +204,20 @@ CASE_COLUMNS: tuple[str, ...] = (
     "case_fees",
     "case_interest",
     "case_flat_fees",
+    "case_earlier_fees",
     "amount_due",
     "amount_due_minor",
     "risk",
+    "clv",
     "disputed",
     "max_days_overdue",
     "language",
     "channel",
+    "tone",
+    "help_line",
+    "escalation_blocked",
+    "communication_reason",
+    "communication_reason_de",
     *_CUSTOMER_COLUMNS,
     "offer",
     "offer_code",
@@ -202,6 +225,8 @@ CASE_COLUMNS: tuple[str, ...] = (
     "offer_reason_de",
     "installments",
     "deferral_due",
+    "expected_recovery",
+    "expected_cost",
     "needs_review",
     "review_reason",
 )
@@ -217,9 +242,6 @@ REVIEW_CODES: tuple[str, ...] = (
     "DRIFT_ALARM",
 )
 
-# § 286 (3) BGB: default 30 days after due date and receipt, i.e. from the 31st day.
-_DEFAULT_AFTER_DAYS = 31
-
 
 @dataclass(frozen=True)
 class Proposal:
@@ -233,19 +255,28 @@ class Proposal:
         One row per customer who gets a new letter (:data:`CASE_COLUMNS`).
     as_of : datetime.date
         The run date.
+    residuals : pandas.DataFrame
+        Claims left on invoices whose principal is paid (costs, and interest where it
+        survives the principal): :data:`dunning.accounts.ACCOUNT_COLUMNS`, one row per
+        invoice; they are not dunned automatically (see :func:`dunning.workflow.propose`).
+    reviews : pandas.DataFrame
+        Clerk review decisions applied to the proposal
+        (:func:`dunning.workflow.apply_reviews`), one row per decision, oldest first.
 
     Examples
     --------
     >>> from datetime import date
     >>> import pandas as pd
     >>> p = Proposal(pd.DataFrame(), pd.DataFrame(), date(2026, 11, 23))
-    >>> p.as_of.isoformat()
-    '2026-11-23'
+    >>> p.as_of.isoformat(), len(p.residuals), len(p.reviews)
+    ('2026-11-23', 0, 0)
     """
 
     decisions: pd.DataFrame
     cases: pd.DataFrame
     as_of: date
+    residuals: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reviews: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def case_id(customer_id: str, as_of: date) -> str:
@@ -259,23 +290,6 @@ def case_id(customer_id: str, as_of: date) -> str:
     """
     digest = hashlib.sha256(customer_id.encode("utf-8")).hexdigest()[:10]
     return f"C{as_of:%Y%m%d}-{digest}"
-
-
-def _channels(customers: pd.DataFrame) -> pd.Series:
-    consent = (
-        customers["contact_consent"].astype("str").fillna("")
-        if "contact_consent" in customers.columns
-        else pd.Series("", index=customers.index, dtype="str")
-    )
-    email = (
-        customers["email"].astype("str").fillna("").str.strip()
-        if "email" in customers.columns
-        else pd.Series("", index=customers.index, dtype="str")
-    )
-    wants_email = consent.str.split("|").map(lambda parts: "email" in parts).astype(bool)
-    return pd.Series(
-        np.where(wants_email & (email != ""), "email", "letter"), index=customers.index, dtype="str"
-    )
 
 
 def first_reminders(history: pd.DataFrame, as_of: date) -> pd.Series:
@@ -318,25 +332,26 @@ def _segments(overdue: pd.DataFrame, customers: pd.DataFrame) -> npt.NDArray[np.
 
 
 def _interest_start(overdue: pd.DataFrame) -> npt.NDArray[np.datetime64]:
-    """First day of default: the earlier of the day after the first reminder and due + 31."""
+    """First day of default (:func:`dunning.accounts.default_start`)."""
     due = overdue["due_date"].to_numpy("datetime64[D]")
-    statutory = due + np.timedelta64(_DEFAULT_AFTER_DAYS, "D")
     if "first_dunned_on" in overdue.columns:
         first = overdue["first_dunned_on"].to_numpy("datetime64[D]")
     else:
         # Without the history's first letter, only a level-1 letter is known to be the first.
         last = overdue["last_dunned_on"].to_numpy("datetime64[D]")
         first = np.where(overdue["last_level"].to_numpy() == 1, last, np.datetime64("NaT"))
-    reminded = first + np.timedelta64(1, "D")
-    start: npt.NDArray[np.datetime64] = np.where(
-        np.isnat(first), statutory, np.minimum(reminded, statutory)
-    )
-    return start
+    return default_start(due, first)
 
 
 def _round_half_up(minor: npt.NDArray[np.int64], factor: Fraction) -> npt.NDArray[np.int64]:
     """``minor x factor`` rounded half up (away from zero), exact in Python integers."""
     p, q = factor.numerator, factor.denominator
+    biggest = int(np.abs(minor).max()) if minor.size else 0
+    if biggest * abs(p) < 2**61 and q < 2**61:
+        # Exact in int64: 2 x value + q stays below 2**63.
+        wide = minor.astype(np.int64) * abs(p)
+        fast = (2 * wide + q) // (2 * q)
+        return np.asarray(fast if p >= 0 else -fast, dtype=np.int64)
     values = minor.astype(object) * abs(p)
     rounded = (2 * values + q) // (2 * q)
     signed = rounded if p >= 0 else -rounded
@@ -388,17 +403,7 @@ def _charges(
     b2b = segment == "B2B"
 
     # Dunning fee of the new level (0 = no new letter, no fee).
-    table = {
-        seg: np.array(
-            [0]
-            + [
-                to_minor(quantize(r.fee(seg), policy.currency), policy.currency)
-                for r in policy.levels
-            ],
-            dtype=np.int64,
-        )
-        for seg in ("B2C", "B2B")
-    }
+    table = level_fees(policy)
     fee = np.where(b2b, table["B2B"][level], table["B2C"][level])
     fee = np.where(home & ~disputed, fee, 0).astype(np.int64)
 
@@ -468,6 +473,14 @@ def _charges(
             unique, inverse = np.unique(open_minor[idx], return_inverse=True)
             flat[idx] = _step_fill(unique, fee_of)[inverse]
 
+    # Invoices whose part-payments were allocated (dunning.accounts.claim_accounts): what
+    # is still owed of interest and flat fee after the payments, instead of the full amounts.
+    for column, target in (("interest_open_minor", interest), ("flat_fee_open_minor", flat)):
+        if column in overdue.columns:
+            given = overdue[column].astype("Int64")
+            known = ~given.isna().to_numpy(bool) & ~disputed
+            target[known] = given[known].to_numpy(np.int64)
+
     return pd.DataFrame(
         {
             "fee_minor": fee,
@@ -482,8 +495,58 @@ def _charges(
 
 
 def _money_column(minor: pd.Series, currency: pd.Series) -> pd.Series:
-    values = from_minor_array(minor.astype(np.int64).tolist(), currency.astype("str").tolist())
-    return pd.Series(values, index=minor.index, dtype=object)
+    """Exact ``Decimal`` amounts; each distinct (amount, currency) is converted once."""
+    codes, names = pd.factorize(currency.astype("str"), sort=False)
+    key = minor.to_numpy(np.int64)
+    out = np.empty(len(key), dtype=object)
+    for j, name in enumerate(names):
+        rows = np.flatnonzero(codes == j)
+        unique, inverse = np.unique(key[rows], return_inverse=True)
+        values = np.empty(len(unique), dtype=object)
+        values[:] = from_minor_array(unique.tolist(), [str(name)] * len(unique))
+        out[rows] = values[inverse]
+    return pd.Series(out, index=minor.index, dtype=object)
+
+
+def _expected(
+    cases: pd.DataFrame, policy: Policy
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Expected recovery and cost of each case's action, in minor units.
+
+    The recovery is ``P(recovery) x total`` with ``P = 1 - risk`` plus the policy's
+    ``offers.recovery_uplift`` of the chosen offer (capped at 1), as in
+    :func:`dunning.offers.choose_offers`; the cost is the offer's ``offers.costs`` plus the
+    channel's ``tone_and_channel.channel_costs`` (policy amounts read as case-currency
+    amounts, no exchange rates).
+    """
+    rules = policy.offers
+    currency = cases["currency"].astype("str")
+
+    def minor(amount: Decimal) -> npt.NDArray[np.int64]:
+        exact = {c: to_minor(quantize(amount, c), c) for c in pd.unique(currency)}
+        return currency.map(exact).to_numpy(np.int64)
+
+    offer = cases["offer"].astype("str").to_numpy(dtype=str)
+    uplift = np.select(
+        [offer == "installment_plan", offer == "deferral"],
+        [rules.recovery_uplift.installment_plan, rules.recovery_uplift.deferral],
+        default=0.0,
+    )
+    p = np.minimum(1.0, 1.0 - cases["risk"].to_numpy(np.float64) + uplift)
+    recovery = np.rint(p * cases["total_minor"].to_numpy(np.float64)).astype(np.int64)
+    offer_cost = np.select(
+        [offer == "installment_plan", offer == "deferral"],
+        [minor(rules.costs.installment_plan), minor(rules.costs.deferral)],
+        default=0,
+    )
+    channel = cases["channel"].astype("str").to_numpy(dtype=str)
+    costs = policy.tone_and_channel.channel_costs
+    channel_cost = np.select(
+        [channel == c for c in ("email", "letter", "sms")],
+        [minor(costs.cost(c)) for c in ("email", "letter", "sms")],
+        default=0,
+    )
+    return recovery, (offer_cost + channel_cost).astype(np.int64)
 
 
 def _review(
@@ -499,8 +562,10 @@ def _review(
         "HIGH_EXPOSURE": cases["amount_due_minor"].to_numpy(np.int64) >= limit,
         "UNCERTAIN_SCORE": np.abs(cases["risk"].to_numpy(np.float64) - rules.flag_threshold)
         <= rules.uncertainty_band + 1e-12,
-        "DISPUTE": cases["disputed"].to_numpy(bool) & rules.route_disputes,
-        "VULNERABLE": vulnerable & rules.route_vulnerable,
+        "DISPUTE": cases["disputed"].to_numpy(bool)
+        & (rules.route_disputes and rules.dispute_scope == "customer"),
+        "VULNERABLE": vulnerable & rules.route_vulnerable
+        | cases["_hold_escalation"].to_numpy(bool),
         "ANOMALY": cases["_anomaly"].to_numpy(bool) & rules.route_anomalies,
         "DATA_GAP": cases["_gap"].to_numpy(bool) & rules.route_data_gaps,
         "DRIFT_ALARM": np.full(len(cases), drift_alarm and rules.route_drift_alarm),
@@ -512,7 +577,7 @@ def _review(
     return np.asarray(needs, dtype=bool), reason.str.lstrip("|").astype("str")
 
 
-def propose(
+def propose_items(
     items: pd.DataFrame,
     features: pd.DataFrame,
     risk: pd.Series,
@@ -532,12 +597,20 @@ def propose(
         Open items from :func:`dunning.ledger.open_items` on ``as_of``; rows that are
         not overdue (``days_overdue <= 0``) are ignored. An optional ``first_dunned_on``
         column (:func:`first_reminders`) dates the first reminder for the start of default;
-        without it only a ``last_level`` of 1 is known to be the first reminder.
+        without it only a ``last_level`` of 1 is known to be the first reminder. Optional
+        columns from the claim account (:func:`dunning.accounts.claim_accounts`, as
+        :func:`dunning.workflow.propose` adds them): ``earlier_fees_minor`` (fees of earlier
+        letters still owed), ``paid_to_charges_minor`` (what payments covered of costs and
+        interest), ``interest_open_minor`` and ``flat_fee_open_minor`` (nullable; where given
+        they replace the interest and flat fee computed here), all int64 minor units, and
+        ``on_hold`` (bool: a clerk put the invoice on hold; it is not dunned).
     features : pandas.DataFrame
         Features of the overdue items (index ``invoice_id``), from
         :func:`scoring.features.build_features`; used for the data-gap review rule and,
         through ``broken_promises_12m`` (if present), for the offer eligibility rule on
-        broken payment promises (:func:`dunning.offers.choose_offers`).
+        broken payment promises (:func:`dunning.offers.choose_offers`); ``clv`` and
+        ``late_12m_share`` (if present) soften the tone
+        (:func:`dunning.communication.choose_tone_and_channel`).
     risk : pandas.Series
         Risk that the invoice stays unpaid, indexed by ``invoice_id``; every overdue
         invoice must have one.
@@ -582,7 +655,8 @@ def propose(
     ...     "country": ["DE", "DE"], "language": ["de", "en"], "segment": ["B2B", "B2B"],
     ...     "email": ["a@example.com", None], "contact_consent": ["email|letter", "letter"]})
     >>> risk = pd.Series([0.2, 0.3], index=["R1", "R2"])
-    >>> p = propose(items, pd.DataFrame(index=risk.index), risk, customers, date(2026, 5, 16))
+    >>> p = propose_items(items, pd.DataFrame(index=risk.index), risk, customers,
+    ...                   date(2026, 5, 16))
     >>> print(p.decisions[["invoice_id", "level", "interest", "flat_fee"]].to_string(index=False))
     invoice_id  level interest flat_fee
             R1      2    12.66    40.00
@@ -607,7 +681,7 @@ def propose(
         raise DataError(msg, path="<risk>")
 
     cust = customers.drop_duplicates("customer_id").set_index("customer_id")
-    unknown = ~overdue["customer_id"].isin(cust.index)
+    unknown = cust.index.get_indexer(pd.Index(overdue["customer_id"])) < 0
     if unknown.any():
         msg = (
             f"propose: {int(unknown.sum())} overdue invoice(s) belong to unknown customers, "
@@ -631,7 +705,20 @@ def propose(
     # A disputed invoice is never dunned: it stays in the decisions (level 0, no case)
     # until the dispute is resolved, and is not listed in the customer's letter.
     disputed = overdue["disputed"].astype("boolean").fillna(False).to_numpy(bool)
-    level = np.where(disputed, 0, level)
+    # An invoice a clerk put on hold is not dunned either, and not listed in a letter.
+    held = (
+        overdue["on_hold"].astype("boolean").fillna(False).to_numpy(bool)
+        if "on_hold" in overdue.columns
+        else np.zeros(len(overdue), dtype=bool)
+    )
+    level = np.where(disputed | held, 0, level)
+    overdue["on_hold"] = held
+    for column in ("earlier_fees_minor", "paid_to_charges_minor"):
+        values = overdue[column] if column in overdue.columns else pd.Series(0, index=overdue.index)
+        overdue[column] = values.fillna(0).to_numpy(np.int64)
+    overdue["paid_to_charges"] = _money_column(
+        overdue["paid_to_charges_minor"], overdue["currency"]
+    )
     overdue["risk"] = scores
     overdue["level"] = level
     overdue["level_name_de"] = pd.Series(level_names(level, "de", policy), dtype="str")
@@ -642,8 +729,10 @@ def propose(
     charges = _charges(overdue, segment, level, as_of, policy)
     for column in ("interest_from", "interest_days", "interest_rate", "interest_rate_note"):
         overdue[column] = charges[column].to_numpy()
+    earlier_minor = overdue["earlier_fees_minor"].to_numpy(np.int64)
     claim_minor = (
         overdue["open_minor"].to_numpy(np.int64)
+        + earlier_minor
         + charges["fee_minor"].to_numpy()
         + charges["interest_minor"].to_numpy()
         + charges["flat_minor"].to_numpy()
@@ -652,6 +741,7 @@ def propose(
         ("fee", charges["fee_minor"]),
         ("interest", charges["interest_minor"]),
         ("flat_fee", charges["flat_minor"]),
+        ("earlier_fees", pd.Series(earlier_minor)),
         ("claim_total", pd.Series(claim_minor)),
     ):
         overdue[column] = _money_column(minor, overdue["currency"])
@@ -675,6 +765,14 @@ def propose(
         broken = features["broken_promises_12m"].reindex(invoice_ids).fillna(0).to_numpy(np.int64)
     else:
         broken = np.zeros(len(overdue), dtype=np.int64)
+    customer_feature = {
+        name: (
+            features[name].reindex(invoice_ids).to_numpy(np.float64)
+            if name in features.columns
+            else np.full(len(overdue), np.nan)
+        )
+        for name in ("clv", "late_12m_share")
+    }
 
     keys = ["customer_id", "currency"]
     group_keys = [*keys, "invoice_id"] if per_invoice else keys
@@ -683,12 +781,15 @@ def propose(
         _fee=charges["fee_minor"].to_numpy(),
         _interest=charges["interest_minor"].to_numpy(),
         _flat=charges["flat_minor"].to_numpy(),
+        _earlier=earlier_minor,
+        _clv=customer_feature["clv"],
+        _late=customer_feature["late_12m_share"],
         _anomaly=flagged,
         _gap=gap,
         _broken=broken,
     )
     any_dispute = work.assign(_d=disputed).groupby(keys, sort=True)["_d"].any()
-    grouped = work.loc[~disputed].groupby(group_keys, sort=True)
+    grouped = work.loc[~disputed & ~held].groupby(group_keys, sort=True)
     agg = grouped.agg(
         level=("level", "max"),
         n_invoices=("level", "size"),
@@ -696,6 +797,9 @@ def propose(
         _fee=("_fee", "sum"),
         _interest=("_interest", "sum"),
         _flat=("_flat", "sum"),
+        _earlier=("_earlier", "sum"),
+        clv=("_clv", "max"),
+        late_12m_share=("_late", "max"),
         _weighted=("_weighted", "sum"),
         _anomaly=("_anomaly", "any"),
         _gap=("_gap", "any"),
@@ -707,15 +811,26 @@ def propose(
         any_dispute.reindex(pd.MultiIndex.from_frame(cases[keys])).fillna(False).to_numpy(bool)
     )
 
-    ids = pd.Series(
-        {c: case_id(str(c), as_of) for c in pd.unique(cases["customer_id"])}, dtype="str"
-    )
-    cases["case_id"] = cases["customer_id"].map(ids).astype("str")
-    if per_invoice:
-        suffix = cases["invoice_id"].map(
-            lambda i: hashlib.sha256(str(i).encode("utf-8")).hexdigest()[:8]
+    # One sha256 per customer (hashing cannot be vectorised); the rest is column arithmetic.
+    customers_of_cases = cases["customer_id"].astype("str").tolist()
+    cases["case_id"] = (
+        pd.Series(
+            [hashlib.sha256(c.encode("utf-8")).hexdigest()[:10] for c in customers_of_cases],
+            dtype="str",
         )
-        cases["case_id"] = cases["case_id"] + "-" + suffix.astype("str")
+        .radd(f"C{as_of:%Y%m%d}-")
+        .to_numpy()
+    )
+    if per_invoice:
+        suffix = pd.Series(
+            [
+                hashlib.sha256(str(i).encode("utf-8")).hexdigest()[:8]
+                for i in cases["invoice_id"].tolist()
+            ],
+            dtype="str",
+            index=cases.index,
+        )
+        cases["case_id"] = cases["case_id"] + "-" + suffix
     else:
         multi = cases["customer_id"].duplicated(keep=False)
         if multi.any():
@@ -725,13 +840,18 @@ def propose(
 
     cases["total_minor"] = cases["total_minor"].astype(np.int64)
     cases["amount_due_minor"] = (
-        cases["total_minor"] + cases["_fee"] + cases["_interest"] + cases["_flat"]
+        cases["total_minor"]
+        + cases["_fee"]
+        + cases["_interest"]
+        + cases["_flat"]
+        + cases["_earlier"]
     ).astype(np.int64)
     for column, source in (
         ("total", "total_minor"),
         ("case_fees", "_fee"),
         ("case_interest", "_interest"),
         ("case_flat_fees", "_flat"),
+        ("case_earlier_fees", "_earlier"),
         ("amount_due", "amount_due_minor"),
     ):
         cases[column] = _money_column(cases[source], cases["currency"])
@@ -749,7 +869,6 @@ def propose(
 
     info = cust.reindex(cases["customer_id"].to_numpy())
     cases["language"] = info["language"].astype("str").to_numpy()
-    cases["channel"] = _channels(info).to_numpy()
     for column in _CUSTOMER_COLUMNS:
         if column in info.columns:
             cases[column] = info[column].to_numpy()
@@ -757,11 +876,29 @@ def propose(
             cases[column] = pd.array([pd.NA] * len(cases), dtype="boolean")
         else:
             cases[column] = pd.Series([pd.NA] * len(cases), dtype="str")
+    contact = {
+        c: info[c].to_numpy() if c in info.columns else np.full(len(cases), None)
+        for c in ("contact_consent", "phone")
+    }
+    talk = choose_tone_and_channel(
+        cases.assign(**contact).drop(columns=["channel"], errors="ignore"), policy
+    )
+    for column in talk.columns:
+        cases[column] = talk[column].to_numpy()
+    # A vulnerable customer is never escalated automatically: a case above the first
+    # level goes to a clerk even where the policy does not route vulnerable customers.
+    cases["_hold_escalation"] = cases["escalation_blocked"].to_numpy(bool) & (
+        cases["level"].to_numpy(np.int64) > 1
+    )
     needs, reason = _review(cases, policy, drift_alarm)
     cases["needs_review"] = needs
     cases["review_reason"] = reason.to_numpy()
     offers = choose_offers(cases, policy, as_of=as_of)
-    cases = pd.concat([cases, offers], axis=1).loc[:, list(CASE_COLUMNS)]
+    cases = pd.concat([cases, offers], axis=1)
+    recovery, cost = _expected(cases, policy)
+    cases["expected_recovery"] = _money_column(pd.Series(recovery), cases["currency"]).to_numpy()
+    cases["expected_cost"] = _money_column(pd.Series(cost), cases["currency"]).to_numpy()
+    cases = cases.loc[:, list(CASE_COLUMNS)]
 
     link = cases[["case_id", "offer", "needs_review", "review_reason"]]
     if per_invoice:
@@ -771,7 +908,7 @@ def propose(
         link = link.assign(**{k: cases[k].to_numpy() for k in keys})
         on = keys
     decisions = overdue.merge(link, on=on, how="left", validate="many_to_one")
-    decisions.loc[disputed, "case_id"] = pd.NA
+    decisions.loc[disputed | held, "case_id"] = pd.NA
     decisions["offer"] = decisions["offer"].fillna("none").astype("str")
     decisions["needs_review"] = decisions["needs_review"].astype("boolean").fillna(False)
     decisions["needs_review"] = decisions["needs_review"].astype(bool)

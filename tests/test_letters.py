@@ -13,10 +13,13 @@ import pikepdf
 import pypdf
 import pytest
 import segno
+import segno.helpers
+from babel.numbers import parse_decimal
 
 from dunning._assets import AssetURLFetcher, templates_dir
 from dunning.errors import RenderError
 from dunning.letters import Creditor, render_html, render_letters, render_pdf
+from dunning.policy import Policy
 
 AS_OF = date(2026, 11, 23)
 HOSTILE = '<img src="file:///etc/passwd"><script>alert(1)</script>'
@@ -117,7 +120,7 @@ def test_german_letter_html_has_exact_amounts_and_qr(rendered: tuple[Path, pd.Da
     assert "<title>2. Mahnung – Vorgang C20261123-aaaaaaaaaa</title>" in html
     for amount in ["1.234,56\xa0€", "1.200,00\xa0€", "34,56\xa0€"]:
         assert amount in html
-    assert "7. Dezember 2026" in html  # as_of + 14 days
+    assert "30. November 2026" in html  # level 3: 7 days after 2026-11-23
     assert "15.09.2026" in html
     assert '<th scope="col">Rechnungsnummer</th>' in html
     assert "4 Rechnungen verspätet bezahlt" in html
@@ -139,8 +142,8 @@ def test_installment_amounts_are_exact(rendered: tuple[Path, pd.DataFrame]) -> N
     en = (out / "C20261123-bbbbbbbbbb.html").read_text(encoding="utf-8")
     rows = re.findall(r'<td class="num">(€[\d.,]+)</td>', en.split('class="schedule"')[1])
     assert rows == ["€33.34", "€33.33", "€33.33"]
-    # 7 February 2027 is a Sunday: the third instalment falls due on Monday the 8th.
-    assert "7 December 2026" in en and "7 January 2027" in en and "8 February 2027" in en
+    # Level 2: 10 days, 2026-12-03; 3 January 2027 is a Sunday: due on Monday the 4th.
+    assert "3 December 2026" in en and "4 January 2027" in en and "3 February 2027" in en
 
 
 def test_pdfs_parse_back_with_text_and_tags(rendered: tuple[Path, pd.DataFrame]) -> None:
@@ -331,3 +334,460 @@ def test_letter_itemizes_fees_interest_flat_fee_and_amount_due(tmp_path: Path) -
         alt = re.search(r'alt="([^"]*GiroCode[^"]*|[^"]*EPC[^"]*)"', html)
         assert alt is not None
         assert ("1.288,22\xa0€" if lang == "de" else "€1,288.22") in alt.group(1)
+
+
+# --- Tone, help line and earlier fees --------------------------------------------------
+
+GERMAN_DEADLINE = "3. Dezember 2026"
+ENGLISH_DEADLINE = "3 December 2026"
+
+#: The wording each tone must show for the two-invoice level-2 case (1.234,56 €).
+TONE_WORDING = {
+    ("de", "friendly"): [
+        "<h1>1. Mahnung: Bitte denken Sie an die Zahlung</h1>",
+        "<p>sicher ist Ihnen entgangen, dass die folgenden Rechnungen noch offen sind. "
+        "Wir haben Sie schon einmal daran erinnert.</p>",
+        "<p>Bitte überweisen Sie den Gesamtbetrag von <strong>1.234,56\xa0€</strong> bis zum "
+        "<strong>3. Dezember 2026</strong>. Vielen Dank!</p>",
+        "<p>Haben Sie die Zahlung schon veranlasst? Dann betrachten Sie diesen Brief bitte als "
+        "erledigt.</p>",
+        '<p class="closing">Freundliche Grüße<br>',
+    ],
+    ("de", "neutral"): [
+        "<h1>1. Mahnung: Zahlung überfällig</h1>",
+        "<p>für die folgenden Rechnungen haben wir noch keine Zahlung erhalten. "
+        "Wir haben Sie bereits schriftlich daran erinnert.</p>",
+        "<p>Bitte überweisen Sie den Gesamtbetrag von <strong>1.234,56\xa0€</strong> bis zum "
+        "<strong>3. Dezember 2026</strong>.</p>",
+        "<p>Haben Sie inzwischen bezahlt? Dann ist dieser Brief für Sie erledigt.</p>",
+        '<p class="closing">Mit freundlichen Grüßen<br>',
+    ],
+    ("de", "firm"): [
+        "<h1>1. Mahnung: Bitte zahlen Sie bis zum 3. Dezember 2026</h1>",
+        "<p>die folgenden Rechnungen sind überfällig. Wir haben bis heute keine Zahlung "
+        "erhalten. Dies ist nicht unser erstes Schreiben dazu.</p>",
+        "<p>Bitte überweisen Sie den Gesamtbetrag von <strong>1.234,56\xa0€</strong> "
+        "spätestens bis zum <strong>3. Dezember 2026</strong>.</p>",
+        '<p class="next-step">Wenn bis dahin keine Zahlung eingeht, folgt als nächster '
+        "Schritt: 2. Mahnung. Dafür berechnen wir eine Mahngebühr von 1,00\xa0€.</p>",
+        "Halten Sie die Forderung für falsch? Dann melden Sie sich bitte vor dem "
+        "3. Dezember 2026 bei uns.</p>",
+        '<p class="closing">Mit freundlichen Grüßen<br>',
+    ],
+    ("en", "friendly"): [
+        "<h1>First reminder: A reminder about your payment</h1>",
+        "<p>Perhaps this has slipped your attention: the invoices below are still open. "
+        "We have reminded you about it once before.</p>",
+        "<p>Please pay the total of <strong>€1,234.56</strong> by "
+        "<strong>3 December 2026</strong>. Thank you!</p>",
+        "<p>If you have already paid, thank you. Please ignore this letter.</p>",
+        '<p class="closing">Best wishes<br>',
+    ],
+    ("en", "neutral"): [
+        "<h1>First reminder: Payment overdue</h1>",
+        "<p>We have not yet received payment for the invoices below. "
+        "We have already reminded you in writing.</p>",
+        "<p>Please pay the total of <strong>€1,234.56</strong> by "
+        "<strong>3 December 2026</strong>.</p>",
+        "<p>If you have already paid, please ignore this letter.</p>",
+        '<p class="closing">Kind regards<br>',
+    ],
+    ("en", "firm"): [
+        "<h1>First reminder: Please pay by 3 December 2026</h1>",
+        "<p>The invoices below are overdue. We have still not received payment. "
+        "This is not our first letter about it.</p>",
+        "<p>Please pay the total of <strong>€1,234.56</strong> no later than "
+        "<strong>3 December 2026</strong>.</p>",
+        '<p class="next-step">If we do not receive payment by then, we will send you our '
+        "second reminder. For this letter we charge a fee of €1.00.</p>",
+        "If you think this claim is wrong, please contact us before 3 December 2026.</p>",
+        '<p class="closing">Yours sincerely<br>',
+    ],
+}
+#: Words that must never appear in a letter (no letter talks about vulnerability).
+NEVER = ("vulnerab", "schutzbedürftig", "verletzlich", "hilfsbedürftig")
+#: Words of an escalation (next step, hand-over, court) that a blocked case must never get.
+ESCALATION_WORDS = (
+    "Inkassounternehmen",
+    "Mahnverfahren",
+    "Klage",
+    "collection agency",
+    "court",
+    "nächster Schritt",
+    "we will send you",
+    "we may send you",
+)
+#: Every consequence sentence starts with one of these.
+CONSEQUENCE_START = ("Wenn bis dahin keine Zahlung eingeht", "If we do not receive payment by then")
+
+
+def _letter(lang: str, policy: Policy | None = None, **columns: object) -> str:
+    """The first test case (two invoices, level 2, 1.234,56 €) with ``columns`` changed."""
+    case = _cases().iloc[0].to_dict() | {"level": 2, "language": lang, "offer": "none"}
+    return render_html(
+        case | columns,
+        _decisions().iloc[:2],
+        pd.DataFrame(),
+        creditor=Creditor.demo(),
+        as_of=AS_OF,
+        lang=lang,
+        policy=policy,
+    )
+
+
+@pytest.mark.parametrize(("lang", "tone"), list(TONE_WORDING))
+def test_each_tone_has_its_own_wording(lang: str, tone: str) -> None:
+    """Subject, opening, request, closing and sign-off follow the tone; no other tone's."""
+    html = _letter(lang, tone=tone)
+    for sentence in TONE_WORDING[(lang, tone)]:
+        assert sentence in html, sentence
+    for (other_lang, other_tone), sentences in TONE_WORDING.items():
+        if other_lang == lang and other_tone != tone:
+            assert sentences[0] not in html and sentences[1] not in html
+    assert ('class="next-step"' in html) is (tone == "firm")
+    assert not any(word in html.lower() for word in NEVER)
+
+
+@pytest.mark.parametrize(
+    ("jurisdiction", "level", "lang", "sentence"),
+    [
+        (
+            "DE",
+            4,
+            "de",
+            "Wenn bis dahin keine Zahlung eingeht, prüfen wir, die Forderung an ein "
+            "Inkassounternehmen zu übergeben oder ein gerichtliches Mahnverfahren zu beantragen. "
+            "Dadurch können Ihnen weitere Kosten entstehen.",
+        ),
+        (
+            "DE",
+            4,
+            "en",
+            "If we do not receive payment by then, we will consider passing the debt "
+            "to a collection agency or applying for a court payment order. This may cause you "
+            "further costs.",
+        ),
+        ("DE", 5, "de", "Inkassounternehmen zu übergeben oder ein gerichtliches Mahnverfahren"),
+        (
+            "DE",
+            3,
+            "de",
+            "folgt als nächster Schritt: Letzte Mahnung. Dafür berechnen wir eine "
+            "Mahngebühr von 1,00\xa0€.",
+        ),
+        (
+            "GB",
+            3,
+            "en",
+            "If we do not receive payment by then, we may send you a Letter of "
+            "Claim. This is the formal step before a court claim.",
+        ),
+        (
+            "GB",
+            3,
+            "de",
+            "kann als nächster Schritt folgen: Forderungsschreiben vor "
+            "Klageerhebung (Letter of Claim). Das ist der förmliche Schritt vor einer Klage.",
+        ),
+        (
+            "GB",
+            4,
+            "en",
+            "If we do not receive payment by then, we will consider making a court "
+            "claim or passing the debt to a debt collection agency.",
+        ),
+        (
+            "GB",
+            1,
+            "en",
+            "If we do not receive payment by then, we will send you our overdue notice.</p>",
+        ),
+    ],
+)
+def test_firm_letter_names_the_next_step(
+    jurisdiction: str, level: int, lang: str, sentence: str
+) -> None:
+    """Without a tone column the level's tone is used; firm names the level's next step."""
+    policy = Policy.default(jurisdiction)
+    html = _letter(lang, policy, level=level, currency=policy.currency, tone="firm")
+    assert sentence in html
+    # The policy's own tone for the level is the fallback when the case has no tone.
+    fallback = _letter(lang, policy, level=level, currency=policy.currency)
+    assert ('class="next-step"' in fallback) is (policy.level_rule(level).tone == "firm")
+
+
+@pytest.mark.parametrize("jurisdiction", ["DE", "GB"])
+@pytest.mark.parametrize("lang", ["de", "en"])
+@pytest.mark.parametrize("level", [2, 3, 4, 5])
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"escalation_blocked": True},
+        {"escalation_blocked": "ja", "vulnerable": False},
+        {"escalation_blocked": False, "vulnerable": True},
+        {"vulnerable": True},
+    ],
+    ids=["blocked", "blocked-text", "vulnerable-overrides", "vulnerable-fallback"],
+)
+def test_blocked_escalation_never_gets_consequence_wording(
+    jurisdiction: str, lang: str, level: int, columns: dict[str, object]
+) -> None:
+    """A firm letter with escalation blocked keeps the deadline but names no next step."""
+    policy = Policy.default(jurisdiction)
+    html = _letter(lang, policy, level=level, currency=policy.currency, tone="firm", **columns)
+    body = html.split("</h1>", 1)[1]  # the title may carry the level's own name
+    assert 'class="next-step"' not in body
+    for words in (*CONSEQUENCE_START, *ESCALATION_WORDS):
+        assert words not in body, words
+    assert ("spätestens bis zum" if lang == "de" else "no later than") in body
+    unblocked = _letter(lang, policy, level=level, currency=policy.currency, tone="firm")
+    assert any(start in unblocked for start in CONSEQUENCE_START)
+
+
+HELP_SECTION = {
+    "de": [
+        '<section aria-labelledby="h-help" class="help-line">',
+        '<h2 id="h-help">Hilfe bei Zahlungsschwierigkeiten</h2>',
+        "<p>Wenn Sie gerade nicht zahlen können, sprechen Sie bitte mit uns: Wir suchen "
+        "gemeinsam eine Lösung, zum Beispiel eine Ratenzahlung. Kostenlose, unabhängige Hilfe "
+        "bieten auch die Schuldnerberatungsstellen der Verbraucherzentralen, Kommunen und "
+        "Wohlfahrtsverbände.</p>",
+        "<p>Sie erreichen uns unter Telefon +49 30 1234567-0 und per E-Mail an "
+        "forderungen@musterfirma.example.</p>",
+    ],
+    "en": [
+        '<section aria-labelledby="h-help" class="help-line">',
+        '<h2 id="h-help">Help if you find it hard to pay</h2>',
+        "<p>If you cannot pay at the moment, please talk to us: we will look for a solution "
+        "together, for example a payment plan. Free, independent debt advice is also "
+        "available from public debt advice services.</p>",
+        "<p>You can reach us by phone on +49 30 1234567-0 or by email at "
+        "forderungen@musterfirma.example.</p>",
+    ],
+}
+STANDARD_HELP = {
+    "de": '<h2 id="h-help">Sie brauchen Hilfe?</h2>',
+    "en": '<h2 id="h-help">Do you need help?</h2>',
+}
+
+
+@pytest.mark.parametrize("lang", ["de", "en"])
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        ({"help_line": True}, True),
+        ({"help_line": False}, False),
+        ({"help_line": "nein"}, False),
+        ({}, False),
+        ({"vulnerable": True}, True),
+        ({"vulnerable": pd.NA}, False),
+        ({"help_line": None, "vulnerable": False}, False),
+    ],
+)
+def test_help_line_section_iff_help_line(
+    lang: str, columns: dict[str, object], expected: bool
+) -> None:
+    """The help-line section (policy text + contact) appears iff help_line (or vulnerable)."""
+    html = _letter(lang, tone="friendly", **columns)
+    for part in HELP_SECTION[lang]:
+        assert (part in html) is expected, part
+    # One help section, never both: the standard paragraph stands in for the help line.
+    assert html.count('id="h-help"') == 1
+    assert (STANDARD_HELP[lang] in html) is not expected
+    if expected:  # visible early: right after the request to pay, before the invoices
+        assert html.index('class="help-line"') < html.index('id="h-invoices"')
+    assert not any(word in html.lower() for word in NEVER)
+
+
+def test_help_line_uses_the_policy_text() -> None:
+    """A UK letter's help line names MoneyHelper, from the UK policy's help_line_en."""
+    policy = Policy.default("GB")
+    html = _letter("en", policy, currency="GBP", help_line=True)
+    assert "Free, impartial debt advice is available from MoneyHelper" in html
+    assert "You can reach us by phone on +49 30 1234567-0" in html
+
+
+def test_unknown_tone_and_bad_flag_are_render_errors() -> None:
+    """A tone outside friendly/neutral/firm or an unreadable flag names the case."""
+    with pytest.raises(RenderError, match=r"case C20261123-aaaaaaaaaa: unknown tone 'rude'"):
+        _letter("de", tone="rude")
+    with pytest.raises(RenderError, match=r"column 'help_line' must be true or false"):
+        _letter("de", help_line="vielleicht")
+
+
+def _charge_rows(html: str) -> list[tuple[str, str]]:
+    table = html.split('<table class="invoices charges">', 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<t[dh][^>]*>([^<]*)</t[dh]>\s*<td class=\"num\">([^<]*)</td>", table)
+
+
+def _earlier_fee_case() -> tuple[dict[str, object], pd.DataFrame]:
+    """Level 3, 1.234,56 € open, 2,50 € fees of earlier letters, 1,00 € fee, 7,73 € interest."""
+    case = _cases().iloc[0].to_dict() | {
+        "level": 3,
+        "offer": "none",
+        "case_earlier_fees": Decimal("2.50"),
+        "case_fees": Decimal("1.00"),
+        "case_interest": Decimal("7.73"),
+        "case_flat_fees": Decimal("0.00"),
+        "amount_due": Decimal("1245.79"),
+    }
+    decisions = (
+        _decisions()
+        .iloc[:2]
+        .assign(
+            level=[3, 3],
+            earlier_fees=[Decimal("1.50"), Decimal("1.00")],
+            fee=[Decimal("1.00"), Decimal("0.00")],
+            interest=[Decimal("7.73"), Decimal("0.00")],
+            flat_fee=[Decimal("0.00"), Decimal("0.00")],
+            interest_from=[date(2026, 9, 16), date(2026, 10, 5)],
+            interest_days=[69, 0],
+            interest_rate=["3.40", ""],
+        )
+    )
+    return case, decisions
+
+
+@pytest.mark.parametrize(
+    ("lang", "rows", "due"),
+    [
+        (
+            "de",
+            [
+                ("Summe der offenen Rechnungen", "1.234,56\xa0€"),
+                ("Mahngebühren aus früheren Schreiben", "2,50\xa0€"),
+                ("Mahngebühr (Porto und Material), 2. Mahnung, Rechnung RE-2026-0815", "1,00\xa0€"),
+            ],
+            "1.245,79\xa0€",
+        ),
+        (
+            "en",
+            [
+                ("Total of open invoices", "€1,234.56"),
+                ("Fees from earlier letters", "€2.50"),
+                (
+                    "Dunning fee (postage and materials), second reminder, invoice RE-2026-0815",
+                    "€1.00",
+                ),
+            ],
+            "€1,245.79",
+        ),
+    ],
+)
+def test_earlier_fees_are_itemized_and_add_up(
+    lang: str, rows: list[tuple[str, str]], due: str
+) -> None:
+    """Earlier fees get their own line; the items add up to amount_due, as paid and in the QR."""
+    case, decisions = _earlier_fee_case()
+    html = render_html(
+        case, decisions, pd.DataFrame(), creditor=Creditor.demo(), as_of=AS_OF, lang=lang
+    )
+    found = _charge_rows(html)
+    assert found[:3] == rows
+    assert found[3][1] == ("7,73\xa0€" if lang == "de" else "€7.73")  # the interest line
+    assert found[-1] == ("Zu zahlender Betrag" if lang == "de" else "Amount due", due)
+    locale = "de_DE" if lang == "de" else "en_GB"
+    amounts = [parse_decimal(a.strip("€\xa0"), locale=locale, strict=True) for _, a in found]
+    assert sum(amounts[:-1]) == amounts[-1] == case["amount_due"]
+    amount_label = "Betrag" if lang == "de" else "Amount"
+    assert f'<span class="label">{amount_label}:</span> {due}</p>' in html
+    creditor = Creditor.demo()
+    qr = segno.helpers.make_epc_qr(
+        name=creditor.name,
+        iban=creditor.iban,
+        amount=Decimal("1245.79"),
+        text=str(case["case_id"]),
+        bic=creditor.bic,
+    )
+    assert f'<img src="{qr.png_data_uri(scale=4, border=4)}"' in html
+
+
+def test_earlier_fees_fall_back_to_the_invoices_and_amount_due_to_the_items() -> None:
+    """Without case columns: the invoices' earlier_fees are summed, the items are the total."""
+    case, decisions = _earlier_fee_case()
+    for column in ("case_earlier_fees", "amount_due"):
+        del case[column]
+    html = render_html(
+        case, decisions, pd.DataFrame(), creditor=Creditor.demo(), as_of=AS_OF, lang="de"
+    )
+    rows = _charge_rows(html)
+    assert rows[1] == ("Mahngebühren aus früheren Schreiben", "2,50\xa0€")
+    assert rows[-1] == ("Zu zahlender Betrag", "1.245,79\xa0€")
+    plain = render_html(
+        case,
+        decisions.drop(columns="earlier_fees"),
+        pd.DataFrame(),
+        creditor=Creditor.demo(),
+        as_of=AS_OF,
+        lang="de",
+    )
+    assert "früheren Schreiben" not in plain
+    assert _charge_rows(plain)[-1] == ("Zu zahlender Betrag", "1.243,29\xa0€")
+
+
+def test_amount_due_that_does_not_add_up_is_refused() -> None:
+    """An amount_due that leaves out the earlier fees would print a wrong total: refused."""
+    case, decisions = _earlier_fee_case()
+    case["amount_due"] = Decimal("1243.29")
+    with pytest.raises(
+        RenderError, match=r"items add up to 1245\.79 EUR .* amount_due is 1243\.29"
+    ):
+        render_html(
+            case, decisions, pd.DataFrame(), creditor=Creditor.demo(), as_of=AS_OF, lang="de"
+        )
+
+
+def test_pdf_shows_tone_sentence_and_help_line(tmp_path: Path) -> None:
+    """Parsed back from the PDFs: the tone sentences, the help line and the earlier fees."""
+    case, decisions = _earlier_fee_case()
+    cases = pd.DataFrame(
+        [
+            case | {"tone": "friendly", "help_line": True, "escalation_blocked": True},
+            _cases().iloc[1].to_dict() | {"level": 4, "tone": "firm", "offer": "none"},
+        ]
+    )
+    decisions = pd.concat([decisions, _decisions().iloc[[2]]], ignore_index=True)
+    manifest = render_letters(
+        cases,
+        decisions,
+        pd.DataFrame(),
+        tmp_path,
+        creditor=Creditor.demo(),
+        as_of=AS_OF,
+        formats=("pdf",),
+    )
+    de = " ".join(_pdf_text(tmp_path / "C20261123-aaaaaaaaaa.pdf").split())
+    for sentence in [
+        "2. Mahnung: Bitte denken Sie an die Zahlung",
+        "sicher ist Ihnen entgangen, dass die folgenden Rechnungen noch offen sind.",
+        "Hilfe bei Zahlungsschwierigkeiten",
+        "Kostenlose, unabhängige Hilfe bieten auch die Schuldnerberatungsstellen der "
+        "Verbraucherzentralen, Kommunen und Wohlfahrtsverbände.",
+        "Sie erreichen uns unter Telefon +49 30 1234567-0",
+        "Mahngebühren aus früheren Schreiben 2,50 €",
+        "Zu zahlender Betrag 1.245,79 €",
+    ]:
+        assert sentence in de, sentence
+    assert "Wenn bis dahin" not in de
+    en = " ".join(_pdf_text(tmp_path / "C20261123-bbbbbbbbbb.pdf").split())
+    for sentence in [
+        "Final notice: Please pay by 30 November 2026",
+        "The invoice below is overdue. We have still not received payment.",
+        "If we do not receive payment by then, we will consider passing the debt to a "
+        "collection agency or applying for a court payment order.",
+        "Do you need help?",
+    ]:
+        assert sentence in en, sentence
+    assert "Help if you find it hard to pay" not in en
+    assert manifest["format"].tolist() == ["pdf", "pdf"]
+
+
+@pytest.mark.parametrize("help_line", [False, True])
+@pytest.mark.parametrize("tone", ["friendly", "neutral", "firm"])
+@pytest.mark.parametrize("lang", ["de", "en"])
+def test_every_tone_renders_a_clean_pdf(lang: str, tone: str, help_line: bool) -> None:
+    """Each tone × language × help line gives a PDF/UA letter of at most two pages."""
+    html = _letter(lang, level=4, tone=tone, help_line=help_line, offer="installment_plan")
+    pdf, pages = render_pdf(html, case_id="C20261123-aaaaaaaaaa")
+    assert pdf[:5] == b"%PDF-"
+    assert 1 <= pages <= 2

@@ -69,3 +69,14 @@ def test_quantize_is_idempotent_and_within_half_a_cent(amount: Decimal) -> None:
     once = quantize(amount, "EUR")
     assert quantize(once, "EUR") == once
     assert abs(once - amount) <= Decimal("0.005")
+
+
+@given(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.integers(-(10**25), 10**25),
+    st.sampled_from(["EUR", "JPY", "KWD", "GBP", "CHF"]),
+)
+def test_from_minor_has_the_currency_exponent_exactly(units: int, currency: str) -> None:
+    """The fast path gives the same digits and exponent as quantizing (e.g. 0.00, not 0)."""
+    value = from_minor(units, currency)
+    expected = quantize(Decimal(units).scaleb(-minor_units(currency)), currency)
+    assert value.as_tuple() == expected.as_tuple()

@@ -16,7 +16,7 @@ from dunning.interest import statutory_interest
 from dunning.ledger import open_items
 from dunning.models import Portfolio
 from dunning.policy import Policy
-from dunning.proposal import CASE_COLUMNS, DECISION_COLUMNS, case_id, first_reminders, propose
+from dunning.proposal import CASE_COLUMNS, DECISION_COLUMNS, case_id, first_reminders, propose_items
 
 AS_OF = date(2026, 11, 23)
 ISSUED = "2026-08-01 2026-10-01 2026-11-10 2026-09-01 2026-10-01 2026-10-01 2026-10-01"
@@ -68,7 +68,7 @@ def _propose(risk: dict[str, float] | None = None):  # type: ignore[no-untyped-d
     items = open_items(p, AS_OF)
     overdue = items.loc[items["days_overdue"] > 0, "invoice_id"]
     scores = pd.Series(risk or dict.fromkeys(overdue, 0.5), dtype="float64")
-    return propose(items, pd.DataFrame(index=scores.index), scores, p.customers, AS_OF)
+    return propose_items(items, pd.DataFrame(index=scores.index), scores, p.customers, AS_OF)
 
 
 def test_one_decision_per_overdue_invoice() -> None:
@@ -148,7 +148,7 @@ def test_missing_risk_raises() -> None:
     items = open_items(p, AS_OF)
     scores = pd.Series({"R1": 0.5}, dtype="float64")
     with pytest.raises(DataError, match="no risk score"):
-        propose(items, pd.DataFrame(), scores, p.customers, AS_OF)
+        propose_items(items, pd.DataFrame(), scores, p.customers, AS_OF)
 
 
 def _book(
@@ -205,7 +205,7 @@ def _run(p: Portfolio, as_of: date, risk: float = 0.2, **kwargs: object):  # typ
     overdue = items.loc[items["days_overdue"] > 0, "invoice_id"]
     scores = pd.Series(dict.fromkeys(overdue, risk), dtype="float64")
     features = kwargs.pop("features", pd.DataFrame(index=scores.index))
-    return propose(items, features, scores, p.customers, as_of, **kwargs)  # type: ignore[arg-type]
+    return propose_items(items, features, scores, p.customers, as_of, **kwargs)  # type: ignore[arg-type]
 
 
 def test_b2b_interest_and_flat_fee_hand_computed() -> None:
@@ -323,7 +323,7 @@ def test_review_reasons_each_rule() -> None:
     """Each review rule routes its case with its code; a plain case is not routed."""
     rows = [
         ("R1", "PLAIN", "2026-03-01", "2026-04-01", "100.00"),
-        ("R2", "BIG", "2026-03-01", "2026-04-01", "6000.00"),
+        ("R2", "BIG", "2026-03-01", "2026-04-01", "12000.00"),
         ("R3", "DISP", "2026-03-01", "2026-04-01", "100.00"),
         ("R4", "DISP", "2026-03-01", "2026-04-01", "100.00"),
         ("R5", "VULN", "2026-03-01", "2026-04-01", "100.00"),
@@ -337,7 +337,10 @@ def test_review_reasons_each_rule() -> None:
     features.loc["R7", "a"] = np.nan  # half the features missing > 0.2
     anomalies = pd.Series(["", "", "", "", "", "AMOUNT_OUTLIER", ""], index=ids)
     as_of = date(2026, 4, 20)
-    proposal = _run(p, as_of, features=features, anomalies=anomalies)
+    data = Policy.default("DE").to_dict()
+    data["review"]["dispute_scope"] = "customer"
+    whole = Policy.from_dict(data)
+    proposal = _run(p, as_of, features=features, anomalies=anomalies, policy=whole)
     cases = proposal.cases.set_index("customer_id")
     assert cases["review_reason"].to_dict() == {
         "ANOM": "ANOMALY",
@@ -354,6 +357,11 @@ def test_review_reasons_each_rule() -> None:
     assert d.loc["R4", "review_reason"] == "DISPUTE"
     assert pd.isna(d.loc["R3", "case_id"])  # disputed itself: no case, no letter
     assert (d.loc["R3", "needs_review"], d.loc["R3", "review_reason"]) == (True, "DISPUTE")
+    # Default dispute_scope "invoice": only R3 waits; DISP's letter about R4 goes out.
+    default = _run(p, as_of, features=features, anomalies=anomalies)
+    assert default.cases.set_index("customer_id").loc["DISP", "review_reason"] == ""
+    r3 = default.decisions.set_index("invoice_id").loc["R3"]
+    assert (r3["needs_review"], r3["review_reason"]) == (True, "DISPUTE")
     uncertain = _run(p, as_of, risk=0.53).cases.set_index("customer_id")
     assert uncertain.loc["PLAIN", "review_reason"] == "UNCERTAIN_SCORE"
     assert (

@@ -49,8 +49,9 @@ def test_run_writes_the_output_layout(demo_run: RunResult) -> None:
     model_files = sorted(p.name for p in (out / "model").iterdir())
     assert model_files == ["calibrator.json", "metadata.json", "model.txt"]
     assert (out / "reports" / "model_card.html").is_file()
-    # letters + model bundle + model card + decisions.csv, run report, SQLite store
-    assert demo_run.counts["files_written"] == len(expected) + len(model_files) + 1 + 3
+    assert (out / "review_queue.csv").is_file()
+    # letters + model bundle + model card + decisions.csv, review queue, run report, store
+    assert demo_run.counts["files_written"] == len(expected) + len(model_files) + 1 + 4
     assert demo_run.drift is not None
     assert set(demo_run.drift.columns) >= {"feature", "psi", "status"}
     assert demo_run.counts["cases"] == len(demo_run.cases)
@@ -207,7 +208,11 @@ def test_run_reports_review_share_and_charges(demo_run: RunResult) -> None:
     assert by_case == dict(zip(cases["case_id"], cases["amount_due"], strict=True))
     for case in cases.itertuples():
         assert case.amount_due == (
-            case.total + case.case_fees + case.case_interest + case.case_flat_fees
+            case.total
+            + case.case_fees
+            + case.case_interest
+            + case.case_flat_fees
+            + case.case_earlier_fees
         )
 
 
