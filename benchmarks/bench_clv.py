@@ -14,11 +14,12 @@ best of ``--repeat`` runs.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
+
+# The shared report helpers; this script runs from benchmarks/.
+from _report import Column, best_of, print_table
 from scipy.special import betaln, gammaln
 
 from scoring.clv import BetaGeoModel, GammaGammaModel
@@ -75,16 +76,6 @@ def bare_gamma_gamma(params: dict[str, float], x: FloatArray, m: FloatArray) -> 
     )
 
 
-def best_of(repeat: int, func: Callable[[], object]) -> float:
-    """Best wall-clock seconds of ``repeat`` calls."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def main() -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -97,40 +88,50 @@ def main() -> None:
     repeat = x > 0
 
     bgf = BetaGeoModel()
-    fit_bg = best_of(args.repeat, lambda: bgf.fit(x, t_x, T))
-    bare_bg = best_of(args.repeat * 5, lambda: bare_bgnbd(bgf.params_, x, t_x, T))
-    if not np.isclose(bare_bgnbd(bgf.params_, x, t_x, T), bgf.log_likelihood_, rtol=1e-9):
+    fit_bg, _ = best_of(args.repeat, lambda: bgf.fit(x, t_x, T))
+    bare_bg, total = best_of(args.repeat * 5, lambda: bare_bgnbd(bgf.params_, x, t_x, T))
+    if not np.isclose(total, bgf.log_likelihood_, rtol=1e-9):
         msg = "bare BG/NBD log-likelihood differs from the model's"
         raise SystemExit(msg)
 
     ggf = GammaGammaModel()
-    fit_gg = best_of(args.repeat, lambda: ggf.fit(x[repeat], m[repeat]))
-    bare_gg = best_of(args.repeat * 5, lambda: bare_gamma_gamma(ggf.params_, x[repeat], m[repeat]))
-    if not np.isclose(bare_gamma_gamma(ggf.params_, x[repeat], m[repeat]), ggf.log_likelihood_):
+    fit_gg, _ = best_of(args.repeat, lambda: ggf.fit(x[repeat], m[repeat]))
+    bare_gg, total = best_of(
+        args.repeat * 5, lambda: bare_gamma_gamma(ggf.params_, x[repeat], m[repeat])
+    )
+    if not np.isclose(total, ggf.log_likelihood_):
         msg = "bare Gamma-Gamma log-likelihood differs from the model's"
         raise SystemExit(msg)
 
-    clv_time = best_of(
+    clv_time, _ = best_of(
         args.repeat,
         lambda: ggf.customer_lifetime_value(bgf, x, t_x, T, m, horizon_months=12, time_unit_days=7),
     )
 
-    header = (
-        f"{'step':<28}{'customers':>10}{'seconds':>9}{'evals':>7}{'evals/s':>9}"
-        f"{'bare s':>9}{'bare/s':>8}{'ratio':>7}"
-    )
-    print(header)
-    print("-" * len(header))
-    for name, n, seconds, evals, bare in [
+    columns = [
+        Column("step", 28, left=True),
+        Column("customers", 10, ","),
+        Column("seconds", 9, ".3f"),
+        Column("evals", 7),
+        Column("evals/s", 9, ".1f"),
+        Column("bare s", 9, ".4f"),
+        Column("bare/s", 8, ".1f"),
+        Column("ratio", 7, ".2f"),
+    ]
+    fits = [
         ("BetaGeoModel.fit", x.size, fit_bg, bgf.n_evaluations_, bare_bg),
         ("GammaGammaModel.fit", int(repeat.sum()), fit_gg, ggf.n_evaluations_, bare_gg),
-    ]:
-        per_eval = seconds / evals
-        print(
-            f"{name:<28}{n:>10,}{seconds:>9.3f}{evals:>7}{evals / seconds:>9.1f}"
-            f"{bare:>9.4f}{1 / bare:>8.1f}{per_eval / bare:>7.2f}"
-        )
-    print(f"{'customer_lifetime_value 12m':<28}{x.size:>10,}{clv_time:>9.3f}")
+    ]
+    print_table(
+        columns,
+        [
+            *[
+                (name, n, fit, evals, evals / fit, bare, 1 / bare, fit / evals / bare)
+                for name, n, fit, evals, bare in fits
+            ],
+            ("customer_lifetime_value 12m", x.size, clv_time),
+        ],
+    )
     print()
     print(f"BG/NBD params: { {k: round(v, 3) for k, v in bgf.params_.items()} }")
     print(f"Gamma-Gamma params: { {k: round(v, 3) for k, v in ggf.params_.items()} }")

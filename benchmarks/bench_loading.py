@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -29,6 +28,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+# The shared report helpers; this script runs from benchmarks/.
+from _report import Column, best_of, print_table
 
 from dunning.io import load_portfolio
 
@@ -119,16 +121,6 @@ def _typed(frame: pd.DataFrame) -> pa.Table:
     return pa.table(columns)
 
 
-def best(run: Callable[[], object], repeat: int) -> float:
-    """Best wall-clock seconds of ``repeat`` runs."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def bare(kind: str, files: dict[str, Path]) -> Callable[[], object]:
     """A bare pandas read of the same files."""
     if kind == "parquet":
@@ -136,6 +128,20 @@ def bare(kind: str, files: dict[str, Path]) -> Callable[[], object]:
     if kind == "csv":
         return lambda: [pd.read_csv(path) for path in files.values()]
     return lambda: [pd.read_csv(path, sep=";", encoding="cp1252") for path in files.values()]
+
+
+def timings(
+    paths: dict[str, dict[str, Path]], n_rows: int, repeat: int
+) -> Iterator[tuple[object, ...]]:
+    """Per format, one table row for the bare read and one for load_portfolio, as timed."""
+    for kind, files in paths.items():
+        size = files["invoices"].stat().st_size / 1e6
+        base, _ = best_of(repeat, bare(kind, files))
+        full, result = best_of(repeat, lambda files=files: load_portfolio(**files, as_of=AS_OF))  # type: ignore[misc]
+        accepted = result.rows_accepted["invoices"] == n_rows
+        note = "" if accepted else f"{len(result.rejects)} rejects in the {kind} files"
+        yield kind, size, "pandas (bare)", n_rows, base, n_rows / base, 1.0
+        yield kind, size, "load_portfolio", n_rows, full, n_rows / full, full / base, note
 
 
 def main() -> None:
@@ -147,26 +153,23 @@ def main() -> None:
     args = parser.parse_args()
 
     tables = synthetic(args.rows, args.seed)
+    columns = [
+        Column("format", 17, left=True),
+        Column("MB", 6, ".1f", gap=1),
+        Column("reader", 16, left=True, gap=1),
+        Column("rows", 10, ",", gap=1),
+        Column("seconds", 8, ".2f", gap=1),
+        Column("rows/s", 11, ",.0f", gap=1),
+        Column("ratio", 6, ".1f", gap=1),
+        Column("note", left=True, gap=2),
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         paths = write(tables, Path(tmp))
-        size = {kind: files["invoices"].stat().st_size / 1e6 for kind, files in paths.items()}
         print(
             f"{args.rows:,} invoices + {len(tables['customers']):,} customers; "
             f"best of {args.repeat}"
         )
-        header = f"{'format':<17} {'MB':>6} {'reader':<16} {'rows':>10} {'seconds':>8}"
-        print(header + f" {'rows/s':>11} {'ratio':>6}")
-        for kind, files in paths.items():
-            base = best(bare(kind, files), args.repeat)
-            result = load_portfolio(**files, as_of=AS_OF)  # type: ignore[arg-type]
-            if result.rows_accepted["invoices"] != args.rows:
-                print(f"  note: {len(result.rejects)} rejects in the {kind} files")
-            full = best(lambda files=files: load_portfolio(**files, as_of=AS_OF), args.repeat)  # type: ignore[misc]
-            for reader, seconds in (("pandas (bare)", base), ("load_portfolio", full)):
-                print(
-                    f"{kind:<17} {size[kind]:>6.1f} {reader:<16} {args.rows:>10,} "
-                    f"{seconds:>8.2f} {args.rows / seconds:>11,.0f} {seconds / base:>6.1f}"
-                )
+        print_table(columns, timings(paths, args.rows, args.repeat))
 
 
 if __name__ == "__main__":

@@ -35,20 +35,18 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
-import platform
 import pstats
-import resource
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+# The shared report helpers; this script runs from benchmarks/.
+from _report import Row, best_of, machine, peak_mib, print_rows
 
 from dunning.communication import choose_tone_and_channel
 from dunning.levels import assign_levels
@@ -60,7 +58,6 @@ from dunning.proposal import Proposal, _charges, _segments, propose_items
 AS_OF = date(2026, 11, 23)
 GROUP_BASELINE = "pandas groupby-agg cents by customer"
 LOOKUP_BASELINE = "np.searchsorted level lookup"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,30 +69,6 @@ class Data:
     risk: pd.Series
     features: pd.DataFrame
     customer_features: pd.DataFrame  # per customer: broken_promises, late_12m_share, clv
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the result table."""
-
-    step: str
-    rows: int
-    seconds: float
-    baseline: str = ""
-    baseline_seconds: float | None = None
-    note: str = ""
-
-
-def best_of(repeat: int, func: Callable[[], T]) -> tuple[float, T]:
-    """Best wall-clock seconds of ``repeat`` calls, and the last result."""
-    start = time.perf_counter()
-    result = func()
-    best = time.perf_counter() - start
-    for _ in range(repeat - 1):
-        start = time.perf_counter()
-        result = func()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 # --------------------------------------------------------------------------- data
@@ -316,46 +289,6 @@ def run(data: Data, policy: Policy) -> Proposal:
     return propose_items(data.items, data.features, data.risk, data.customers, AS_OF, policy=policy)
 
 
-# --------------------------------------------------------------------------- output
-
-
-def print_table(rows: list[Row]) -> None:
-    """The result table, one line per step."""
-    header = (
-        f"{'step':<36}{'rows':>11}{'seconds':>10}{'rows/s':>12}  {'baseline':<38}"
-        f"{'seconds':>9}{'ratio':>8}  note"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        base = "" if row.baseline_seconds is None else _seconds(row.baseline_seconds)
-        ratio = (
-            "" if row.baseline_seconds is None else f"{row.seconds / row.baseline_seconds:>8.1f}"
-        )
-        print(
-            f"{row.step:<36}{row.rows:>11,}{_seconds(row.seconds):>10}"
-            f"{row.rows / row.seconds:>12,.0f}  "
-            f"{row.baseline:<38}{base:>9}{ratio:>8}  {row.note}"
-        )
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.4g}" if value < 10 else f"{value:.1f}"
-
-
-def machine() -> str:
-    """What the timings were measured on."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    return (
-        f"Machine: {platform.machine()}, {os.cpu_count()} logical CPUs ({usable} usable), "
-        f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}; "
-        f"load average at start {load}.\n"
-        "Timings depend on the machine and vary with its load; compare ratios within one "
-        "run, not seconds across machines."
-    )
-
-
 def main() -> None:
     """Parse the arguments, build the data, time or profile, print one table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -401,15 +334,14 @@ def main() -> None:
         "and the Decimal columns."
     )
     print()
-    print_table(rows)
+    print_rows(rows, step_width=36, baseline_width=38, ratio_digits=1)
     print()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     listed = sum(row.seconds for row in parts[:-2])
     print(
         f"ratio = seconds / baseline seconds. The parts above take {listed:.1f} s of "
         f"propose_items' {total_s:.1f} s; the rest is mostly the exact Decimal columns "
         "(6 per invoice, 8 per case), building str columns, reindexing and merging.\n"
-        f"Peak memory {peak:,.0f} MiB; whole run {time.perf_counter() - started:,.0f} s."
+        f"Peak memory {peak_mib():,.0f} MiB; whole run {time.perf_counter() - started:,.0f} s."
     )
 
 

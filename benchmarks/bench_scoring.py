@@ -33,23 +33,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import platform
-import resource
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
 
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-# The bare log-likelihoods are the CLV benchmark's; this script runs from benchmarks/.
+# The report helpers, and the bare log-likelihoods of the CLV benchmark; this script runs
+# from benchmarks/.
+from _report import Row, best_of, machine, peak_mib, print_rows, usable_cpus
 from bench_clv import bare_bgnbd, bare_gamma_gamma
 
 from dunning.datasets import make_portfolio
@@ -69,33 +65,6 @@ CLV_PENALIZER = 1e-10
 
 FULL = {"invoices": 1_000_000, "payments": 10_000_000, "customers_clv": 100_000, "train": 2000}
 QUICK = {"invoices": 20_000, "payments": 200_000, "customers_clv": 5_000, "train": 300}
-
-T = TypeVar("T")
-FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the result table."""
-
-    step: str
-    rows: int
-    seconds: float
-    baseline: str = ""
-    baseline_seconds: float | None = None
-    note: str = ""
-
-
-def best_of(repeat: int, func: Callable[[], T]) -> tuple[float, T]:
-    """Best wall-clock seconds of ``repeat`` calls, and the last result."""
-    start = time.perf_counter()
-    result = func()
-    best = time.perf_counter() - start
-    for _ in range(repeat - 1):
-        start = time.perf_counter()
-        result = func()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 # --------------------------------------------------------------------------- 1. scoring
@@ -309,47 +278,6 @@ def clv_rows(n_customers: int, seed: int) -> list[Row]:
     ]
 
 
-# --------------------------------------------------------------------------- output
-
-
-def print_table(rows: list[Row]) -> None:
-    """The result table, one line per step."""
-    header = (
-        f"{'step':<34}{'rows':>12}{'seconds':>10}{'rows/s':>12}  {'baseline':<36}"
-        f"{'seconds':>10}{'ratio':>8}  note"
-    )
-    print(header)
-    print("-" * len(header))
-    for row in rows:
-        base = "" if row.baseline_seconds is None else _seconds(row.baseline_seconds)
-        ratio = (
-            "" if row.baseline_seconds is None else f"{row.seconds / row.baseline_seconds:>8.2f}"
-        )
-        print(
-            f"{row.step:<34}{row.rows:>12,}{_seconds(row.seconds):>10}"
-            f"{row.rows / row.seconds:>12,.0f}  "
-            f"{row.baseline:<36}{base:>10}{ratio:>8}  {row.note}"
-        )
-
-
-def _seconds(value: float) -> str:
-    """Seconds with four significant digits below 10 s (bare evaluations take milliseconds)."""
-    return f"{value:.4g}" if value < 10 else f"{value:.1f}"
-
-
-def machine() -> str:
-    """What the timings were measured on."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    return (
-        f"Machine: {platform.machine()}, {os.cpu_count()} logical CPUs ({usable} usable), "
-        f"Python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
-        f"lightgbm {lgb.__version__}; load average at start {load}.\n"
-        "Timings depend on the machine and vary with its load (other processes, CPU "
-        "frequency); compare ratios within one run, not seconds across machines."
-    )
-
-
 def main() -> None:
     """Parse the arguments, run the three benchmarks, print one table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -367,24 +295,23 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     # BG/NBD fits on the demo data log a benign warning when nobody drops out.
     logging.getLogger("scoring.clv").setLevel(logging.ERROR)
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    threads = usable_cpus()
 
     started = time.perf_counter()
     rows = scoring_rows(n_invoices, sizes["train"], threads, args.seed)
     rows += feature_rows(n_invoices, n_payments, args.seed)
     rows += clv_rows(n_customers, args.seed + 1)
 
-    print(machine())
+    print(machine(lgb))
     print(
         "Best of 3 runs (scoring, fits, bare baselines), of 1 (build_features, open_items, "
         "summary)."
     )
     print()
-    print_table(rows)
+    print_rows(rows, step_width=34, baseline_width=36, ratio_digits=2)
     print()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"ratio = seconds / baseline seconds; peak memory {peak:,.0f} MiB; "
+        f"ratio = seconds / baseline seconds; peak memory {peak_mib():,.0f} MiB; "
         f"whole run {time.perf_counter() - started:,.0f} s."
     )
 

@@ -60,6 +60,7 @@ __all__ = [
     "MIN_DAYS_BETWEEN_LETTERS",
     "assign_levels",
     "level_names",
+    "level_reasons",
 ]
 
 #: Level names by level and language (``"de"``, ``"en"``); read-only.
@@ -243,3 +244,128 @@ def level_names(
         names = [rule.name(lang) for rule in policy.levels]
     table = np.array(["", *names])
     return table[np.asarray(levels, dtype=np.int64)]
+
+
+def _text(values: npt.ArrayLike) -> npt.NDArray[np.object_]:
+    """Integers (or strings) as an object array of str, for vectorised concatenation."""
+    return np.asarray(values).astype(str).astype(object)
+
+
+def level_reasons(
+    days_overdue: npt.ArrayLike,
+    last_level: npt.ArrayLike,
+    level: npt.ArrayLike,
+    days_since_last: npt.ArrayLike | None = None,
+    *,
+    policy: Policy | None = None,
+    below_minimum: npt.ArrayLike | None = None,
+    blocked: npt.ArrayLike | None = None,
+    blocked_reason: tuple[str, str] = ("disputed", "bestritten"),
+) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """Why each invoice got its level (or no letter), in English and German.
+
+    The rule trace of :func:`assign_levels`, vectorised (no per-row Python).
+
+    Parameters
+    ----------
+    days_overdue, last_level, days_since_last, policy
+        As for :func:`assign_levels`.
+    level : array-like of int
+        The levels :func:`assign_levels` (or a later rule) gave.
+    below_minimum : array-like of bool, optional
+        Invoices whose open amount is below the policy's ``min_open_amount``.
+    blocked : array-like of bool, optional
+        Invoices that get no letter for a reason outside these rules (a dispute, a hold).
+    blocked_reason : (str, str)
+        That reason in English and German.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Object arrays of English and German texts.
+
+    Examples
+    --------
+    >>> en, de = level_reasons([20, 20, 3, 50], [1, 1, 0, 4], [0, 2, 1, 0], [13.0, 14.0, None, 5.0])
+    >>> print(*en, sep="\\n")
+    no letter: last letter 13 days ago, the next after 14
+    level 2: 20 days overdue (from 15), 14 days after level 1
+    level 1: 3 days overdue (from 1)
+    no letter: level 4 reached, the next level needs a clerk
+    >>> de[1]
+    'Stufe 2: 20 Tage überfällig (ab 15), 14 Tage nach Stufe 1'
+    """
+    rules, thresholds, gaps = _rules(policy)
+    days = np.asarray(days_overdue, dtype=np.int64)
+    last = np.asarray(last_level, dtype=np.int64)
+    new = np.asarray(level, dtype=np.int64)
+    n = days.size
+    top = rules.max_automatic_level
+    since = (
+        np.full(n, np.nan)
+        if days_since_last is None
+        else np.asarray(days_since_last, dtype=np.float64)
+    )
+    known = ~np.isnan(since)
+    since_int = np.where(known, since, 0).astype(np.int64)
+    step = np.clip(last + 1, 1, max(top, 1))
+    gap = gaps[step - 1] if gaps.size else np.zeros(n, dtype=np.int64)
+    threshold_new = thresholds[np.clip(new, 1, max(top, 1)) - 1] if thresholds.size else new
+    threshold_next = thresholds[step - 1] if thresholds.size else step
+    low = np.zeros(n, bool) if below_minimum is None else np.asarray(below_minimum, dtype=bool)
+    stop = np.zeros(n, bool) if blocked is None else np.asarray(blocked, dtype=bool)
+
+    d, lv, lt = _text(days), _text(last), _text(new)
+    s, g = _text(since_int), _text(gap)
+    tn, tx = _text(threshold_new), _text(threshold_next)
+    after = known & (last > 0)
+    en_new = "level " + lt + ": " + d + " days overdue (from " + tn + ")"
+    de_new = "Stufe " + lt + ": " + d + " Tage überfällig (ab " + tn + ")"
+    en_new = np.where(after, en_new + ", " + s + " days after level " + lv, en_new)
+    de_new = np.where(after, de_new + ", " + s + " Tage nach Stufe " + lv, de_new)
+
+    conditions = [
+        new > 0,
+        stop,
+        days <= 0,
+        last >= top,
+        days <= rules.grace_days,
+        known & (since < gap) & (days >= threshold_next),
+        low,
+        last == 0,
+    ]
+    english = [
+        en_new,
+        np.full(n, f"no letter: {blocked_reason[0]}", dtype=object),
+        np.full(n, "no letter: not yet due", dtype=object),
+        "no letter: level " + lv + " reached, the next level needs a clerk",
+        np.full(n, f"no letter: within the {rules.grace_days} grace days", dtype=object),
+        "no letter: last letter " + s + " days ago, the next after " + g,
+        np.full(n, "no letter: open amount below the minimum", dtype=object),
+        "no letter: " + d + " days overdue, level 1 from day " + tx,
+    ]
+    german = [
+        de_new,
+        np.full(n, f"kein Schreiben: {blocked_reason[1]}", dtype=object),
+        np.full(n, "kein Schreiben: noch nicht fällig", dtype=object),
+        "kein Schreiben: Stufe " + lv + " erreicht, die nächste Stufe entscheidet ein Mensch",
+        np.full(n, f"kein Schreiben: innerhalb der {rules.grace_days} Karenztage", dtype=object),
+        "kein Schreiben: letztes Schreiben vor " + s + " Tagen, das nächste nach " + g,
+        np.full(n, "kein Schreiben: offener Betrag unter dem Mindestbetrag", dtype=object),
+        "kein Schreiben: " + d + " Tage überfällig, Stufe 1 ab Tag " + tx,
+    ]
+    default_en = (
+        "no letter: level " + lv + " already sent; level " + _text(step) + " from day " + tx
+    )
+    default_de = (
+        "kein Schreiben: Stufe "
+        + lv
+        + " bereits verschickt; Stufe "
+        + _text(step)
+        + " ab Tag "
+        + tx
+    )
+    return (
+        np.select(conditions, english, default=default_en).astype(object),
+        np.select(conditions, german, default=default_de).astype(object),
+    )

@@ -127,7 +127,7 @@ from dunning.accounts import default_start, level_fees
 from dunning.communication import choose_tone_and_channel
 from dunning.errors import DataError, DunningError
 from dunning.interest import flat_fee, statutory_interest
-from dunning.levels import assign_levels, level_names
+from dunning.levels import assign_levels, level_names, level_reasons
 from dunning.money import from_minor, from_minor_array, minor_units, quantize, to_minor
 from dunning.offers import choose_offers
 from dunning.policy import Policy
@@ -166,6 +166,8 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "level_name_de",
     "level_name_en",
     "offer",
+    "tone",
+    "channel",
     "fee",
     "interest",
     "flat_fee",
@@ -177,6 +179,8 @@ DECISION_COLUMNS: tuple[str, ...] = (
     "interest_rate_note",
     "needs_review",
     "review_reason",
+    "rule_trace",
+    "rule_trace_de",
 )
 
 _CUSTOMER_COLUMNS = (
@@ -713,6 +717,20 @@ def propose_items(
     )
     level = np.where(disputed | held, 0, level)
     overdue["on_hold"] = held
+    why_en, why_de = level_reasons(
+        overdue["days_overdue"].to_numpy(np.int64),
+        overdue["last_level"].to_numpy(np.int64),
+        level,
+        since,
+        policy=policy,
+        below_minimum=overdue["open_minor"].to_numpy(np.int64)
+        < overdue["currency"].map(minimum).to_numpy(np.int64),
+        blocked=disputed,
+    )
+    why_en = np.where(held & ~disputed, "no letter: on hold (a clerk's decision)", why_en)
+    why_de = np.where(
+        held & ~disputed, "kein Schreiben: angehalten (Entscheidung der Sachbearbeitung)", why_de
+    )
     for column in ("earlier_fees_minor", "paid_to_charges_minor"):
         values = overdue[column] if column in overdue.columns else pd.Series(0, index=overdue.index)
         overdue[column] = values.fillna(0).to_numpy(np.int64)
@@ -900,7 +918,10 @@ def propose_items(
     cases["expected_cost"] = _money_column(pd.Series(cost), cases["currency"]).to_numpy()
     cases = cases.loc[:, list(CASE_COLUMNS)]
 
-    link = cases[["case_id", "offer", "needs_review", "review_reason"]]
+    link = cases[["case_id", "offer", "tone", "channel", "needs_review", "review_reason"]].assign(
+        _trace_en="; " + cases["offer_reason"] + "; " + cases["communication_reason"],
+        _trace_de="; " + cases["offer_reason_de"] + "; " + cases["communication_reason_de"],
+    )
     if per_invoice:
         link = link.assign(invoice_id=agg.loc[agg["level"] > 0, "invoice_id"].to_numpy())
         on = ["invoice_id"]
@@ -909,6 +930,17 @@ def propose_items(
         on = keys
     decisions = overdue.merge(link, on=on, how="left", validate="many_to_one")
     decisions.loc[disputed | held, "case_id"] = pd.NA
+    in_case = decisions["case_id"].notna().to_numpy(bool)
+    # The rule trace: why this level, and for invoices in a letter why its offer, tone and
+    # channel (the case's).
+    for column, why, case_trace in (
+        ("rule_trace", why_en, "_trace_en"),
+        ("rule_trace_de", why_de, "_trace_de"),
+    ):
+        extra = decisions[case_trace].fillna("").to_numpy(object)
+        decisions[column] = pd.Series(np.where(in_case, why + extra, why), dtype="str").to_numpy()
+    for column in ("tone", "channel"):
+        decisions[column] = decisions[column].where(in_case, "").fillna("").astype("str")
     decisions["offer"] = decisions["offer"].fillna("none").astype("str")
     decisions["needs_review"] = decisions["needs_review"].astype("boolean").fillna(False)
     decisions["needs_review"] = decisions["needs_review"].astype(bool)

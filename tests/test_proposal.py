@@ -389,3 +389,48 @@ def test_broken_promises_feature_reaches_the_offer_rule() -> None:
         assert list(cases.columns) == list(CASE_COLUMNS)
         codes.append((cases.loc[0, "offer"], cases.loc[0, "offer_code"]))
     assert codes == [("installment_plan", "ELIGIBLE"), ("none", "BROKEN_PROMISES")]
+
+
+def test_every_decision_carries_its_rule_trace() -> None:
+    """Why the level (or no letter), then the case's offer, tone and channel, in en and de."""
+    d = _propose().decisions.set_index("invoice_id")
+    assert d.loc["R1", "rule_trace"].startswith(
+        "no letter: last letter 8 days ago, the next after 14; no offer: level 1 below 2; "
+    )
+    assert d.loc["R2", "rule_trace"] == (
+        "level 1: 23 days overdue (from 1); no offer: level 1 below 2; tone friendly: level 1; "
+        "channel email: cheapest usable of email, letter"
+    )
+    assert d.loc["R2", "rule_trace_de"].startswith("Stufe 1: 23 Tage überfällig (ab 1); ")
+    assert (d.loc["R2", "tone"], d.loc["R2", "channel"]) == ("friendly", "email")
+    # Disputed and recently dunned invoices are in no letter: their trace is the level's only.
+    assert d.loc["R4", "rule_trace"] == "no letter: disputed"
+    assert (d.loc["R4", "tone"], d.loc["R4", "channel"]) == ("", "")
+    assert d.loc["R5", "rule_trace"] == "no letter: last letter 3 days ago, the next after 14"
+
+
+def test_level_reasons_name_each_rule() -> None:
+    """Not yet due, grace days, gap, minimum amount, last automatic level, next threshold."""
+    from dunning.levels import level_reasons
+
+    data = Policy.default("DE").to_dict()
+    data["grace_days"] = 3
+    data["levels"][0]["days_after_due"] = 5
+    policy = Policy.from_dict(data)
+    en, _ = level_reasons(
+        [0, 2, 20, 20, 60, 10, 4],
+        [0, 0, 1, 0, 4, 1, 0],
+        [0, 0, 0, 0, 0, 0, 0],
+        [np.nan, np.nan, 5.0, np.nan, 20.0, 20.0, np.nan],
+        policy=policy,
+        below_minimum=[False, False, False, True, False, False, False],
+    )
+    assert en.tolist() == [
+        "no letter: not yet due",
+        "no letter: within the 3 grace days",
+        "no letter: last letter 5 days ago, the next after 14",
+        "no letter: open amount below the minimum",
+        "no letter: level 4 reached, the next level needs a clerk",
+        "no letter: level 1 already sent; level 2 from day 15",
+        "no letter: 4 days overdue, level 1 from day 5",
+    ]
