@@ -1,6 +1,7 @@
 """Explainable dunning: decide what happens to every overdue invoice, and say why.
 
-The public API is small: load a portfolio, run the pipeline, inspect the result.
+The public API is small: load a portfolio, run the pipeline (or score, propose, review
+and issue step by step), compare policies, inspect the result.
 
 Examples
 --------
@@ -32,7 +33,10 @@ from dunning.models import Portfolio
 
 if TYPE_CHECKING:
     from dunning.io import CsvFormat, LoadResult, load_portfolio
-    from dunning.pipeline import RunResult, run
+    from dunning.pipeline import RunResult, run, score_portfolio
+    from dunning.policy import Policy
+    from dunning.whatif import compare
+    from dunning.workflow import ReviewDecision, Scores, apply_reviews, issue, propose
 
 __all__ = [
     "CsvFormat",
@@ -42,13 +46,21 @@ __all__ = [
     "FeatureMismatchError",
     "LoadResult",
     "ModelError",
+    "Policy",
     "PolicyError",
     "Portfolio",
     "RenderError",
+    "ReviewDecision",
     "RunResult",
+    "Scores",
     "StoreError",
+    "apply_reviews",
+    "compare",
+    "issue",
     "load_portfolio",
+    "propose",
     "run",
+    "score_portfolio",
 ]
 
 __version__ = "0.1.0"
@@ -63,6 +75,14 @@ _LAZY = {
     "load_portfolio": "dunning.io",
     "RunResult": "dunning.pipeline",
     "run": "dunning.pipeline",
+    "score_portfolio": "dunning.pipeline",
+    "Policy": "dunning.policy",
+    "compare": "dunning.whatif",
+    "ReviewDecision": "dunning.workflow",
+    "Scores": "dunning.workflow",
+    "apply_reviews": "dunning.workflow",
+    "issue": "dunning.workflow",
+    "propose": "dunning.workflow",
 }
 
 
