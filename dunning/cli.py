@@ -2,7 +2,7 @@
 
 Commands
 --------
-``dunning demo [--out PATH] [--customers N] [--as-of YYYY-MM-DD] [--seed N]``
+``dunning demo [--out PATH] [--customers N] [--as-of YYYY-MM-DD] [--seed N] [--workers N]``
     Generate the demo portfolio, run the whole pipeline, print a summary. The demo starts
     from a fresh decision store (``OUT/dunning.sqlite`` is recreated), so every demo run
     proposes the same letters.
@@ -96,6 +96,9 @@ def demo(
         str, typer.Option("--as-of", help="Run date, YYYY-MM-DD.", metavar="YYYY-MM-DD")
     ] = "2026-11-23",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the demo portfolio.")] = 7,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes rendering the letters.")
+    ] = 2,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
 ) -> None:
     """Generate a demo portfolio and run the whole dunning pipeline on it.
@@ -128,7 +131,9 @@ def demo(
         # A fresh store: the demo is the same every time (a real run keeps its store, so
         # that nothing issued is proposed again).
         (out / "dunning.sqlite").unlink(missing_ok=True)
-        result = run(loaded.portfolio, as_of=run_date, out=out, quality=loaded.quality)
+        result = run(
+            loaded.portfolio, as_of=run_date, out=out, quality=loaded.quality, workers=workers
+        )
     except DunningError as exc:
         err.print(f"dunning demo: error: {exc}", markup=False, highlight=False)
         raise typer.Exit(code=2) from None

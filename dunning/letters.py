@@ -21,6 +21,14 @@ PDFs are PDF/UA-1 (tagged, ``/Lang`` from ``<html lang>``, title from ``<title>`
 Files are written atomically: to a temporary file in the target folder, then
 ``os.replace``, so a crash never leaves a half-written letter under its final name.
 
+Batches
+-------
+:func:`render_letters` renders in ``workers`` processes (``forkserver`` or ``spawn``,
+never ``fork``), each with one font configuration and the stylesheet parsed once; the
+files are byte-identical whatever the number of workers. :func:`print_stream` puts the
+PDFs into one file for a print and mail house (duplex: every letter on a new sheet) with
+the page range of each letter; that file is not PDF/UA.
+
 Tone
 ----
 The case's ``tone`` (from :func:`dunning.communication.choose_tone_and_channel`; without
@@ -101,18 +109,25 @@ True
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
+import multiprocessing
+import multiprocessing.context
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Protocol, cast
 
 import jinja2
+import numpy as np
 import pandas as pd
 import segno.helpers
 from babel import Locale
@@ -121,7 +136,7 @@ from babel.numbers import format_currency, format_decimal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
-from weasyprint import HTML
+from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
 from dunning._assets import AssetURLFetcher, templates_dir
@@ -137,8 +152,10 @@ __all__ = [
     "LOCALES",
     "MANIFEST_COLUMNS",
     "PAYMENT_DAYS",
+    "PRINT_STREAM_COLUMNS",
     "TEMPLATE",
     "Creditor",
+    "print_stream",
     "render_html",
     "render_letters",
     "render_pdf",
@@ -149,6 +166,7 @@ progress = logging.getLogger("dunning.progress")
 
 #: The letter template, relative to the templates folder.
 TEMPLATE = "letters/letter.html.j2"
+_STYLESHEET = "letters/letter.css"
 #: Babel locale of each letter language.
 LOCALES: Mapping[str, str] = {"de": "de_DE", "en": "en_GB"}
 #: Days from the run date to the payment deadline of a level the policy does not know (a
@@ -158,9 +176,15 @@ PAYMENT_DAYS = 14
 FORMATS: tuple[str, ...] = ("html", "pdf")
 #: Columns of the manifest returned by :func:`render_letters`.
 MANIFEST_COLUMNS: tuple[str, ...] = ("case_id", "format", "path", "sha256", "pages")
+#: Columns of the page ranges returned by :func:`print_stream`.
+PRINT_STREAM_COLUMNS: tuple[str, ...] = ("case_id", "first_page", "last_page", "pages", "sheets")
 
 _PDF_VARIANT = "pdf/ua-1"
 _EPC_MAX = Decimal("999999999.99")
+#: Most cases in one task sent to a worker process.
+_MAX_CHUNK = 10
+#: Fewer cases render in the calling process (starting a pool takes about a second).
+_MIN_POOL = 20
 
 
 class Creditor(BaseModel):
@@ -612,15 +636,34 @@ def _context(
 
 @dataclass(frozen=True)
 class _Renderer:
-    """What a batch of letters shares: templates, fetcher and font configuration."""
+    """What a batch of letters shares: templates, fetcher, font configuration, stylesheet.
+
+    ``stylesheet`` is the letter's CSS (``letters/letter.css``, which the template inlines
+    in ``<style>``) parsed once. For a letter whose ``<style>`` holds exactly that CSS,
+    :meth:`pdf` hands WeasyPrint the HTML without it and the parsed sheet instead: the PDF
+    is byte-identical and about 5 % faster. Other HTML is rendered as it is.
+    """
 
     env: jinja2.Environment
     fetcher: AssetURLFetcher
     font_config: FontConfiguration
+    stylesheet: tuple[str, CSS] | None = None
 
     @classmethod
     def create(cls) -> _Renderer:
-        return cls(_environment(), AssetURLFetcher(), FontConfiguration())
+        env, fetcher, font_config = _environment(), AssetURLFetcher(), FontConfiguration()
+        text = env.get_template(_STYLESHEET).render()
+        with _weasyprint_errors(None) as errors:
+            sheet = CSS(
+                string=text,
+                base_url=fetcher.root.as_uri() + "/",
+                url_fetcher=fetcher,
+                font_config=font_config,
+            )
+        if errors:
+            msg = f"stylesheet {_STYLESHEET}: WeasyPrint reported an error: {errors[0]}"
+            raise RenderError(msg, template=_STYLESHEET)
+        return cls(env, fetcher, font_config, (text.strip(), sheet))
 
     def html(self, context: Mapping[str, Any]) -> str:
         try:
@@ -629,14 +672,29 @@ class _Renderer:
             msg = f"case {context.get('case_id')}: template {TEMPLATE} failed: {exc}"
             raise RenderError(msg, template=TEMPLATE, case_id=context.get("case_id")) from exc
 
+    def _without_own_style(self, html: str) -> tuple[str, list[CSS]]:
+        """The HTML without its ``<style>`` and the parsed sheet, if that is the letter CSS."""
+        if self.stylesheet is None:
+            return html, []
+        text, sheet = self.stylesheet
+        start, end = html.find("<style>"), html.find("</style>")
+        if start < 0 or end < start or html[start + 7 : end].strip() != text:
+            return html, []
+        return html[:start] + html[end + 8 :], [sheet]
+
     def pdf(self, html: str, case_id: str | None) -> tuple[bytes, int]:
+        source, stylesheets = self._without_own_style(html)
         with _weasyprint_errors(case_id) as errors:
             try:
                 document = HTML(
-                    string=html,
+                    string=source,
                     base_url=self.fetcher.root.as_uri() + "/",
                     url_fetcher=self.fetcher,
-                ).render(font_config=self.font_config, pdf_variant=_PDF_VARIANT)
+                ).render(
+                    font_config=self.font_config,
+                    pdf_variant=_PDF_VARIANT,
+                    stylesheets=stylesheets,
+                )
                 data = document.write_pdf(pdf_variant=_PDF_VARIANT)
             except RenderError:
                 raise
@@ -780,6 +838,228 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What every letter of one :func:`render_letters` call shares (sent once per worker)."""
+
+    out: Path
+    creditor: Creditor
+    as_of: date
+    formats: tuple[str, ...]
+    policy: Policy | None
+
+
+class _Stop(Protocol):
+    """The part of ``multiprocessing.Event`` the workers use to stop one another."""
+
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
+
+
+_EMPTY_REASONS = ("invoice_id", "code", "contribution", "text")
+
+
+def _render_chunk(
+    renderer: _Renderer,
+    job: _Job,
+    cases: pd.DataFrame,
+    decisions: pd.DataFrame,
+    reasons: pd.DataFrame,
+    *,
+    stop: _Stop | None = None,
+    on_case: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Render and write the letters of ``cases``; the manifest rows of the files written.
+
+    ``decisions`` holds (at least) the invoices of these cases and ``reasons`` their
+    reasons with a ``case_id`` column. Returns early, with the rows so far, once ``stop``
+    is set (another worker failed).
+    """
+    invoices_by_case = dict(iter(decisions.groupby("case_id", sort=False, dropna=True)))
+    reasons_by_case: dict[Any, pd.DataFrame] = (
+        dict(iter(reasons.groupby("case_id", sort=False))) if len(reasons) else {}
+    )
+    empty = pd.DataFrame(columns=list(_EMPTY_REASONS))
+    rows: list[dict[str, Any]] = []
+    records = cast("list[dict[str, Any]]", cases.to_dict("records"))
+    for done, case in enumerate(records, start=1):
+        if stop is not None and stop.is_set():
+            break
+        cid = str(case["case_id"])
+        lang = str(case.get("language") or "de")
+        case_reasons = reasons_by_case.get(cid, empty)
+        if "lang" in case_reasons.columns:
+            case_reasons = case_reasons.loc[case_reasons["lang"] == lang]
+        invoices = invoices_by_case.get(cid, empty)
+        context = _context(
+            case,
+            invoices,
+            case_reasons,
+            creditor=job.creditor,
+            as_of=job.as_of,
+            lang=lang,
+            policy=job.policy,
+        )
+        html = renderer.html(context)
+        pages: int | None = None
+        files: list[tuple[str, bytes]] = [("html", html.encode("utf-8"))]
+        if "pdf" in job.formats:
+            pdf, pages = renderer.pdf(html, cid)
+            files.append(("pdf", pdf))
+        for fmt, data in files:
+            if fmt not in job.formats:
+                continue
+            path = job.out / f"{cid}.{fmt}"
+            _write_atomic(path, data)
+            rows.append(
+                {
+                    "case_id": cid,
+                    "format": fmt,
+                    "path": str(path),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "pages": pages,
+                }
+            )
+        if on_case is not None:
+            on_case(done)
+    return rows
+
+
+# One renderer per worker process, made by the pool's initializer and reused for every
+# chunk the worker receives (templates compiled once, one FontConfiguration).
+_worker: tuple[_Renderer, _Job, _Stop] | None = None
+
+
+def _init_worker(job: _Job, stop: _Stop) -> None:
+    global _worker  # the per-process state of a pool worker
+    _worker = (_Renderer.create(), job, stop)
+
+
+def _worker_chunk(
+    cases: pd.DataFrame, decisions: pd.DataFrame, reasons: pd.DataFrame
+) -> list[dict[str, Any]]:
+    if _worker is None:  # pragma: no cover - the pool always runs the initializer first
+        msg = "letter worker used without its initializer"
+        raise RenderError(msg, template=TEMPLATE)
+    renderer, job, stop = _worker
+    try:
+        return _render_chunk(renderer, job, cases, decisions, reasons, stop=stop)
+    except BaseException:
+        # Tell the other workers to stop after their current letter.
+        stop.set()
+        raise
+
+
+def _chunk_size(n: int, workers: int) -> int:
+    """Cases per task: about eight tasks per worker (even load), at most ten letters."""
+    return max(1, min(_MAX_CHUNK, -(-n // (8 * workers))))
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """``forkserver`` where available (Linux, macOS), else ``spawn``; never ``fork``.
+
+    The caller may have threads running (LightGBM's OpenMP pool, pandas, a web server);
+    forking a multi-threaded process can deadlock the child on a lock held by a thread
+    that does not exist there. A forkserver is a fresh single-threaded process (it
+    imports the main module once) that forks the workers from itself.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _render_parallel(
+    job: _Job,
+    chunks: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]],
+    workers: int,
+    total: int,
+) -> list[dict[str, Any]]:
+    """Render the chunks in this process and ``workers - 1`` pool processes.
+
+    Every chunk is submitted to the pool. Meanwhile this process takes chunks from the
+    back of the queue that no pool process has started yet (a pending future it can still
+    cancel) and renders them itself, so that it works while the pool processes start
+    (importing WeasyPrint and pandas takes about a second each).
+    """
+    ctx = _pool_context()
+    stop = ctx.Event()
+    rows: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    done = 0
+
+    def count(cases: int) -> None:
+        nonlocal done
+        with lock:
+            done += cases
+            progress.info("letters: %d of %d cases rendered", done, total)
+
+    def counted(cases: int) -> Callable[[Future[list[dict[str, Any]]]], None]:
+        def callback(future: Future[list[dict[str, Any]]]) -> None:
+            if not future.cancelled() and future.exception() is None:
+                count(cases)
+
+        return callback
+
+    pool = ProcessPoolExecutor(
+        max_workers=workers - 1, mp_context=ctx, initializer=_init_worker, initargs=(job, stop)
+    )
+    try:
+        futures = [pool.submit(_worker_chunk, *chunk) for chunk in chunks]
+        for future, chunk in zip(futures, chunks, strict=True):
+            future.add_done_callback(counted(len(chunk[0])))
+        renderer = _Renderer.create()
+        for future, chunk in zip(reversed(futures), reversed(chunks), strict=True):
+            if stop.is_set():
+                break
+            if future.cancel():
+                rows.extend(_render_chunk(renderer, job, *chunk, stop=stop))
+                count(len(chunk[0]))
+        started = {f: chunk[0] for f, chunk in zip(futures, chunks, strict=True)}
+        for future in as_completed([f for f in futures if not f.cancelled()]):
+            try:
+                rows.extend(future.result())
+            except BrokenProcessPool as exc:
+                ids = started[future]["case_id"].astype("str")
+                msg = (
+                    f"a letter worker process died while rendering cases {ids.iloc[0]} to "
+                    f"{ids.iloc[-1]} ({exc}); rerun with workers=1 to see which letter "
+                    "fails, or with fewer workers if memory ran out. A script must guard "
+                    "its entry point with if __name__ == '__main__':."
+                )
+                raise RenderError(msg, template=TEMPLATE) from exc
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return rows
+
+
+def _chunks(
+    cases: pd.DataFrame, decisions: pd.DataFrame, reasons: pd.DataFrame, size: int
+) -> list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """Split the cases into runs of ``size`` with their own decisions and reasons."""
+    number = pd.Series(np.arange(len(cases)) // size, index=cases["case_id"].to_numpy())
+    number = number[~number.index.duplicated()]
+    decisions_of = dict(iter(decisions.groupby(decisions["case_id"].map(number), sort=False)))
+    reasons_of = (
+        dict(iter(reasons.groupby(reasons["case_id"].map(number), sort=False)))
+        if len(reasons)
+        else {}
+    )
+    out = []
+    for start in range(0, len(cases), size):
+        key = start // size
+        out.append(
+            (
+                cases.iloc[start : start + size],
+                decisions_of.get(key, decisions.iloc[:0]),
+                reasons_of.get(key, reasons.iloc[:0]),
+            )
+        )
+    return out
+
+
 def render_letters(
     cases: pd.DataFrame,
     decisions: pd.DataFrame,
@@ -790,6 +1070,8 @@ def render_letters(
     as_of: date,
     formats: Sequence[str] = FORMATS,
     policy: Policy | None = None,
+    workers: int = 1,
+    chunk_size: int | None = None,
 ) -> pd.DataFrame:
     """Render every case's letter to ``<out_dir>/<case_id>.html`` and ``.pdf``.
 
@@ -798,7 +1080,8 @@ def render_letters(
     cases : pandas.DataFrame
         ``Proposal.cases``; each case's ``language`` chooses the letter language; the
         other columns are read as by :func:`render_html` (``tone``, ``help_line``,
-        ``escalation_blocked``, ``case_earlier_fees``, ``amount_due`` ...).
+        ``escalation_blocked``, ``case_earlier_fees``, ``amount_due`` ...). Case ids must
+        be unique (they name the files).
     decisions : pandas.DataFrame
         ``Proposal.decisions``; the rows with a case's ``case_id`` are its invoices.
     reasons : pandas.DataFrame
@@ -814,18 +1097,37 @@ def render_letters(
         What to write; both by default.
     policy : Policy, optional
         As for :func:`render_html`.
+    workers : int
+        Processes that render in parallel: this one and ``workers - 1`` more (default 1:
+        only this one). The cases go in chunks to a pool of fresh processes
+        (``forkserver``, else ``spawn``; never ``fork``, which is unsafe once LightGBM or
+        another library has started threads), and this process renders the chunks no
+        pool process has started yet. Each process compiles the templates and makes one
+        WeasyPrint ``FontConfiguration`` once, for all its letters. The files and the
+        manifest are byte-identical whatever the number of workers. More workers than
+        CPU cores only slow the run down; each pool process needs about 120 MiB. As
+        always with ``spawn`` and ``forkserver``, a script that calls this with
+        ``workers > 1`` must guard its entry point with ``if __name__ == "__main__":``
+        (the pool processes import the main module).
+    chunk_size : int, optional
+        Cases per task sent to a pool process; default about an eighth of a worker's
+        share, at most 10 (small tasks keep the workers evenly busy; the data sent per
+        task is small either way). Without it, fewer than 20 cases render in this
+        process only, because starting a pool process takes about a second.
 
     Returns
     -------
     pandas.DataFrame
-        The manifest (:data:`MANIFEST_COLUMNS`): one row per file written, with the
-        file's sha256 and the PDF's page count (also on the HTML row; ``NA`` when no
-        PDF was rendered).
+        The manifest (:data:`MANIFEST_COLUMNS`): one row per file written, sorted by
+        case id and format, with the file's sha256 and the PDF's page count (also on the
+        HTML row; ``NA`` when no PDF was rendered).
 
     Raises
     ------
     RenderError
-        If a letter cannot be rendered (the error names the case).
+        If a letter cannot be rendered (the error names the case). With several workers
+        the others stop after their current letter; letters already written stay (each
+        file is complete: written to a temporary file, then renamed).
 
     Examples
     --------
@@ -850,53 +1152,47 @@ def render_letters(
     if unknown or not formats:
         msg = f"render_letters: formats must be a non-empty subset of {FORMATS}; got {formats}."
         raise RenderError(msg)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        msg = f"render_letters: workers must be a whole number of at least 1; got {workers!r}."
+        raise RenderError(msg)
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1
+    ):
+        msg = f"render_letters: chunk_size must be at least 1 or None; got {chunk_size!r}."
+        raise RenderError(msg)
+    ids = (
+        cases["case_id"].astype("str") if "case_id" in cases.columns else pd.Series([], dtype="str")
+    )
+    repeated = sorted(set(ids[ids.duplicated()]))
+    if repeated:
+        msg = (
+            f"render_letters: case ids must be unique (they name the files); repeated: "
+            f"{repeated[:5]}."
+        )
+        raise RenderError(msg, template=TEMPLATE, case_id=repeated[0])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    renderer = _Renderer.create()
+    job = _Job(out, creditor, as_of, tuple(formats), policy)
 
-    invoices_by_case = dict(iter(decisions.groupby("case_id", sort=False, dropna=True)))
-    reasons_by_case: dict[Any, pd.DataFrame] = {}
+    linked = pd.DataFrame(columns=[*_EMPTY_REASONS, "case_id"])
     if not reasons.empty:
-        linked = reasons.merge(
+        linked = reasons.drop(columns=["case_id"], errors="ignore").merge(
             decisions[["invoice_id", "case_id"]].dropna(), on="invoice_id", how="inner"
         )
-        reasons_by_case = dict(iter(linked.groupby("case_id", sort=False)))
-    empty = pd.DataFrame(columns=["invoice_id", "code", "contribution", "text"])
+    size = chunk_size or _chunk_size(len(cases), workers)
+    n_chunks = -(-len(cases) // size)
+    small = chunk_size is None and len(cases) < _MIN_POOL
+    if workers == 1 or n_chunks <= 1 or small:
+        total = len(cases)
 
-    rows: list[dict[str, Any]] = []
-    records = cast("list[dict[str, Any]]", cases.to_dict("records"))
-    for done, case in enumerate(records, start=1):
-        cid = str(case["case_id"])
-        lang = str(case.get("language") or "de")
-        case_reasons = reasons_by_case.get(cid, empty)
-        if "lang" in case_reasons.columns:
-            case_reasons = case_reasons.loc[case_reasons["lang"] == lang]
-        invoices = invoices_by_case.get(cid, empty)
-        context = _context(
-            case, invoices, case_reasons, creditor=creditor, as_of=as_of, lang=lang, policy=policy
-        )
-        html = renderer.html(context)
-        pages: int | None = None
-        files: list[tuple[str, bytes]] = [("html", html.encode("utf-8"))]
-        if "pdf" in formats:
-            pdf, pages = renderer.pdf(html, cid)
-            files.append(("pdf", pdf))
-        for fmt, data in files:
-            if fmt not in formats:
-                continue
-            path = out / f"{cid}.{fmt}"
-            _write_atomic(path, data)
-            rows.append(
-                {
-                    "case_id": cid,
-                    "format": fmt,
-                    "path": str(path),
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "pages": pages,
-                }
-            )
-        if done % 100 == 0 or done == len(records):
-            progress.info("letters: %d of %d cases rendered", done, len(records))
+        def report(done: int) -> None:
+            if done % 100 == 0 or done == total:
+                progress.info("letters: %d of %d cases rendered", done, total)
+
+        rows = _render_chunk(_Renderer.create(), job, cases, decisions, linked, on_case=report)
+    else:
+        chunks = _chunks(cases, decisions, linked, size)
+        rows = _render_parallel(job, chunks, min(workers, n_chunks), len(cases))
 
     manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
     manifest["case_id"] = manifest["case_id"].astype("str")
@@ -904,4 +1200,158 @@ def render_letters(
     manifest["path"] = manifest["path"].astype("str")
     manifest["sha256"] = manifest["sha256"].astype("str")
     manifest["pages"] = manifest["pages"].astype("Int64")
-    return manifest
+    return manifest.sort_values(["case_id", "format"], kind="stable", ignore_index=True)
+
+
+def _stream_entries(
+    letters: pd.DataFrame | Sequence[str | os.PathLike[str]],
+) -> list[tuple[str, Path, str | None]]:
+    """(case id, path, expected sha256 or None) of each PDF, in stream order."""
+    if isinstance(letters, pd.DataFrame):
+        missing = sorted({"case_id", "path"} - set(letters.columns))
+        if missing:
+            msg = (
+                f"print_stream: the manifest lacks the columns {missing}; pass the frame "
+                "render_letters returned, or a list of PDF paths."
+            )
+            raise RenderError(msg)
+        rows = letters
+        if "format" in rows.columns:
+            rows = rows.loc[rows["format"] == "pdf"]
+        digests = rows["sha256"] if "sha256" in rows.columns else pd.Series(None, rows.index)
+        return [
+            (str(cid), Path(str(path)), None if _text(digest) is None else str(digest))
+            for cid, path, digest in zip(rows["case_id"], rows["path"], digests, strict=True)
+        ]
+    return [(Path(p).stem, Path(p), None) for p in letters]
+
+
+def print_stream(
+    letters: pd.DataFrame | Sequence[str | os.PathLike[str]],
+    out_path: str | os.PathLike[str],
+    *,
+    duplex: bool = True,
+) -> pd.DataFrame:
+    """Concatenate letters into one PDF for a print and mail house, with page ranges.
+
+    The print stream is for printing only: it is **not** PDF/UA (the letters' structure
+    trees are not carried over, and the file claims no conformance). Send customers the
+    single letters; keep the stream for the printer.
+
+    Parameters
+    ----------
+    letters : pandas.DataFrame or sequence of paths
+        The manifest of :func:`render_letters` (its ``pdf`` rows, in its order: by case
+        id; each file's sha256 is checked against the manifest), or PDF paths (the file
+        name without ``.pdf`` is the case id).
+    out_path : path
+        The PDF to write (atomically: a temporary file beside it, then renamed).
+    duplex : bool
+        Printing on both sides (default): every letter starts on an odd page, so on a
+        new sheet; a blank page (the size of the letter's last page) follows each letter
+        with an odd number of pages. With ``False`` the letters follow one another.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`PRINT_STREAM_COLUMNS`, one row per letter in stream order: ``first_page``
+        and ``last_page`` of the letter in the stream (1-based, without the blank page),
+        its ``pages`` and the ``sheets`` of paper it takes. The stream has ``2 * sheets``
+        pages in all in duplex, ``sheets`` otherwise.
+
+    Raises
+    ------
+    RenderError
+        If there are no letters, a file cannot be read or is not a PDF, or its sha256
+        differs from the manifest's (the error names the case).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from datetime import date
+    >>> from decimal import Decimal
+    >>> from pathlib import Path
+    >>> import pandas as pd
+    >>> cases = pd.DataFrame({"case_id": ["C1", "C2"], "customer_id": ["K-1", "K-2"],
+    ...     "name": ["Ann Lee", "Bo Chan"], "country": ["GB", "GB"], "language": ["en", "en"],
+    ...     "currency": ["GBP", "GBP"], "total": [Decimal("80.00"), Decimal("9.50")],
+    ...     "level": [1, 1], "offer": ["none", "none"]})
+    >>> decisions = pd.DataFrame({"case_id": ["C1", "C2"], "invoice_id": ["R-1", "R-2"],
+    ...     "issue_date": pd.to_datetime(["2026-10-01"] * 2),
+    ...     "due_date": pd.to_datetime(["2026-11-01"] * 2), "days_overdue": [22, 22],
+    ...     "open_amount": [Decimal("80.00"), Decimal("9.50")], "currency": ["GBP"] * 2})
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     manifest = render_letters(cases, decisions, pd.DataFrame(), tmp, formats=["pdf"],
+    ...                               creditor=Creditor.demo(), as_of=date(2026, 11, 23))
+    ...     ranges = print_stream(manifest, Path(tmp) / "stream.pdf")
+    >>> ranges.values.tolist()
+    [['C1', 1, 1, 1, 1], ['C2', 3, 3, 1, 1]]
+    """
+    try:
+        import pikepdf  # only the print stream needs it
+    except ImportError as exc:  # pragma: no cover - pikepdf is installed with dunning
+        msg = "print_stream needs pikepdf; install it with: pip install pikepdf"
+        raise RenderError(msg) from exc
+    entries = _stream_entries(letters)
+    if not entries:
+        msg = "print_stream: no PDF letters given; render them with formats containing 'pdf'."
+        raise RenderError(msg)
+    target = Path(out_path)
+    stream = pikepdf.new()
+    sources: list[pikepdf.Pdf] = []
+    rows: list[dict[str, Any]] = []
+    try:
+        for cid, path, digest in entries:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                msg = f"case {cid}: cannot read the letter {path}: {exc}"
+                raise RenderError(msg, template=TEMPLATE, case_id=cid) from exc
+            if digest is not None and hashlib.sha256(data).hexdigest() != digest:
+                msg = (
+                    f"case {cid}: {path} differs from the manifest (sha256); it changed "
+                    "after rendering: render the letters again."
+                )
+                raise RenderError(msg, template=TEMPLATE, case_id=cid)
+            try:
+                source = pikepdf.open(io.BytesIO(data))
+            except pikepdf.PdfError as exc:
+                msg = f"case {cid}: {path} is not a readable PDF: {exc}"
+                raise RenderError(msg, template=TEMPLATE, case_id=cid) from exc
+            sources.append(source)  # pages are copied lazily: keep open until saved
+            first = len(stream.pages) + 1
+            n = len(source.pages)
+            stream.pages.extend(source.pages)
+            if duplex and n % 2:
+                x0, y0, x1, y1 = (float(v) for v in source.pages[-1].mediabox)
+                stream.add_blank_page(page_size=(x1 - x0, y1 - y0))
+            rows.append(
+                {
+                    "case_id": cid,
+                    "first_page": first,
+                    "last_page": first + n - 1,
+                    "pages": n,
+                    "sheets": -(-n // 2) if duplex else n,
+                }
+            )
+        # The letters' structure trees stay behind; drop the keys that point into them.
+        for page in stream.pages:
+            if "/StructParents" in page.obj:
+                del page.obj["/StructParents"]
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            stream.save(tmp, deterministic_id=True)
+            Path(tmp).replace(target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    finally:
+        stream.close()
+        for source in sources:
+            source.close()
+    table = pd.DataFrame(rows, columns=list(PRINT_STREAM_COLUMNS))
+    table["case_id"] = table["case_id"].astype("str")
+    for column in PRINT_STREAM_COLUMNS[1:]:
+        table[column] = table[column].astype("int64")
+    return table

@@ -51,12 +51,14 @@ import logging
 import os
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Literal
 
 import jinja2
 import numpy as np
@@ -67,12 +69,17 @@ from dunning.errors import ModelError
 from dunning.ledger import open_items
 from dunning.letters import FORMATS, Creditor, render_letters
 from dunning.levels import LEVEL_NAMES, MAX_AUTOMATIC_LEVEL
+from dunning.messages import write_emails, write_sms
 from dunning.models import SCHEMAS, Portfolio
 from dunning.policy import Policy
 from dunning.proposal import DECISION_COLUMNS, Proposal
 from dunning.store import DecisionStore, sqlite_url
 from dunning.workflow import Scores, issue, propose
-from explain.attributions import explain
+from explain.attributions import Explanations, explain
+from explain.counterfactual import counterfactuals
+from explain.fairness import fairness_report
+from explain.reasons import STORY_COLUMNS, explain_cases
+from explain.report import model_summary, portfolio_report_html, write_case_reports
 from scoring.anomaly import anomaly_flags
 from scoring.drift import DriftReport, ReferenceDistribution, drift_report
 from scoring.features import build_features
@@ -140,7 +147,8 @@ class RunResult:
         Top reasons per invoice in the customer's language (``invoice_id, rank, code,
         feature, value, contribution, text, lang``).
     manifest : pandas.DataFrame
-        Letters written (``case_id, format, path, sha256, pages``).
+        Documents written for customers: letters and e-mails (``case_id, format`` (``html``,
+        ``pdf``, ``eml``), ``path, sha256, pages`` (letters only)).
     paths : Mapping of str to pathlib.Path
         ``out``, ``letters``, ``reports``, ``decisions_csv``, ``run_summary``, ``store``,
         ``model`` (the risk-model bundle) and ``model_card``.
@@ -404,10 +412,10 @@ def _routed_anomalies(anomalies: pd.Series | None) -> pd.Series | None:
 
 def _explain(
     model: RiskModel, features: pd.DataFrame, proposal: Proposal, customers: pd.DataFrame
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, Explanations | None]:
     columns = ["invoice_id", "rank", "code", "feature", "value", "contribution", "text", "lang"]
     if features.empty or proposal.decisions.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=columns), None
     explanations = explain(model, features)
     language = (
         customers.drop_duplicates("customer_id")
@@ -424,9 +432,181 @@ def _explain(
         table = explanations.reasons(k=N_REASONS, lang=lang).assign(lang=lang)
         frames.append(table)
     reasons = pd.concat(frames, ignore_index=True).merge(wanted, on=["invoice_id", "lang"])
-    return reasons.sort_values(["invoice_id", "rank"], kind="stable").reset_index(drop=True)[
-        columns
+    ordered = reasons.sort_values(["invoice_id", "rank"], kind="stable").reset_index(drop=True)
+    return ordered[columns], explanations
+
+
+def _report_lang(policy: Policy) -> Literal["de", "en"]:
+    """Reviewer reports are written for the clerks: German under a German policy."""
+    return "de" if policy.jurisdiction == "DE" else "en"
+
+
+def _main_invoices(decisions: pd.DataFrame) -> pd.Series:
+    """The invoice that drives each case: the largest ``risk x open amount`` (ties: id)."""
+    linked = decisions.loc[decisions["case_id"].notna()]
+    weight = linked["risk"].to_numpy(np.float64) * linked["open_minor"].to_numpy(np.float64)
+    ordered = linked.assign(_w=weight).sort_values(
+        ["case_id", "_w", "invoice_id"], ascending=[True, False, True], kind="stable"
+    )
+    first = ordered.drop_duplicates("case_id")
+    return pd.Series(first["invoice_id"].to_numpy(), index=first["case_id"].to_numpy())
+
+
+def _drift_warning(drift: DriftReport | None, lang: Literal["de", "en"]) -> str | None:
+    """The drift check's own summary, only while it raises an alarm."""
+    if drift is None or not drift.alarm:
+        return None
+    return drift.text(lang)
+
+
+def _data_quality_notes(
+    proposal: Proposal,
+    features: pd.DataFrame,
+    anomalies: pd.Series,
+    policy: Policy,
+    lang: str,
+) -> dict[str, list[str]]:
+    """Per case: invoices with an anomaly flag, and invoices lacking model inputs."""
+    d = proposal.decisions.loc[proposal.decisions["case_id"].notna(), ["case_id", "invoice_id"]]
+    ids = d["invoice_id"].to_numpy()
+    flags = anomalies.reindex(ids).fillna("").astype("str").to_numpy()
+    missing = (
+        features.reindex(ids).isna().mean(axis=1).to_numpy(np.float64)
+        if features.shape[1]
+        else np.zeros(len(ids))
+    )
+    notes: dict[str, list[str]] = {}
+    for case, invoice, flag, share in zip(d["case_id"], ids, flags, missing, strict=True):
+        lines = notes.setdefault(str(case), [])
+        if flag:
+            lines.append(
+                f"Rechnung {invoice}: Auffälligkeit {flag.replace('|', ', ')}"
+                if lang == "de"
+                else f"Invoice {invoice}: anomaly {flag.replace('|', ', ')}"
+            )
+        if share > policy.review.max_missing_share:
+            pct = f"{share:.0%}".replace("%", "\u00a0%") if lang == "de" else f"{share:.0%}"
+            lines.append(
+                f"Rechnung {invoice}: {pct} der Modelleingaben fehlen"
+                if lang == "de"
+                else f"Invoice {invoice}: {pct} of the model inputs are missing"
+            )
+    return {k: v for k, v in notes.items() if v}
+
+
+def _write_reviewer_reports(
+    proposal: Proposal,
+    reasons: pd.DataFrame,
+    explanations: Explanations | None,
+    paths: Mapping[str, Path],
+    *,
+    model: RiskModel,
+    features: pd.DataFrame,
+    items: pd.DataFrame,
+    anomalies: pd.Series,
+    drift: DriftReport | None,
+    policy: Policy,
+    customers: pd.DataFrame,
+) -> pd.DataFrame:
+    """Case reports for the cases routed to review, and the portfolio report."""
+    lang = _report_lang(policy)
+    cases = proposal.cases
+    routed = cases.loc[cases["needs_review"].to_numpy(bool)]
+    model_info = model_summary(model)
+    warning = _drift_warning(drift, lang)
+    hints: dict[str, str] = {}
+    main = _main_invoices(proposal.decisions)
+    wanted = main.reindex(routed["case_id"].to_numpy()).dropna()
+    if len(wanted) and not features.empty:
+        found = counterfactuals(
+            model,
+            features.loc[wanted.to_numpy()],
+            threshold=policy.review.flag_threshold,
+            items=items,
+            lang=lang,
+        )
+        by_invoice = dict(zip(found["invoice_id"], found["text"], strict=True))
+        flagged = dict(zip(found["invoice_id"], found["flagged"], strict=True))
+        hints = {
+            str(case): by_invoice[inv]
+            for case, inv in wanted.items()
+            if inv in by_invoice and flagged[inv]
+        }
+    # The story of each routed case in the clerk's language: model reasons (raising and
+    # mitigating), anomalies and data gaps.
+    story = pd.DataFrame(columns=list(STORY_COLUMNS))
+    case_invoices = proposal.decisions.loc[
+        proposal.decisions["case_id"].isin(routed["case_id"]), "invoice_id"
     ]
+    if explanations is not None and len(case_invoices):
+        shown = case_invoices.loc[case_invoices.isin(explanations.data.index)].to_numpy()
+        story = explain_cases(
+            explanations.select(shown),
+            decisions=proposal.decisions.loc[proposal.decisions["invoice_id"].isin(shown)],
+            anomalies=anomalies,
+            missing_share=features.isna().mean(axis=1) if features.shape[1] else None,
+            max_missing_share=policy.review.max_missing_share,
+            lang=lang,
+        )
+        # The score and the rule trace have their own sections in the case report.
+        story = story.loc[~story["source"].isin(["score", "decision"])]
+    manifest = write_case_reports(
+        routed,
+        proposal.decisions,
+        story,
+        paths["case_reports"],
+        explanations=explanations,
+        model_info=model_info,
+        policy_info=policy,
+        data_quality=_data_quality_notes(proposal, features, anomalies, policy, lang),
+        counterfactuals=hints,
+        drift_warning=warning,
+        lang=lang,
+        as_of=proposal.as_of,
+    )
+    fairness = None
+    fairness_warnings: tuple[str, ...] = ()
+    if not features.empty and "country" in customers.columns:
+        # The customer's country: monitored only, never a model input (docs/fairness).
+        country = (
+            customers.drop_duplicates("customer_id")
+            .set_index("customer_id")["country"]
+            .reindex(proposal.decisions["customer_id"].to_numpy())
+        )
+        scores = proposal.decisions["risk"].astype("float64").reset_index(drop=True)
+        report = fairness_report(
+            scores,
+            pd.Series(country.to_numpy(), name="country"),
+            threshold=policy.review.flag_threshold,
+            features=features.reindex(proposal.decisions["invoice_id"].to_numpy()).reset_index(
+                drop=True
+            ),
+        )
+        fairness = report.groups
+        fairness_warnings = report.warnings_de if lang == "de" else report.warnings
+    html_files = manifest.loc[manifest["format"] == "html"]
+    links = {
+        str(case): f"cases/{Path(str(path)).name}"
+        for case, path in zip(html_files["case_id"], html_files["path"], strict=True)
+    }
+    page = portfolio_report_html(
+        cases,
+        proposal.decisions,
+        explanations=explanations,
+        scores=proposal.decisions.set_index("invoice_id")["risk"],
+        reasons=story.loc[story["source"] == "model"] if len(story) else None,
+        drift=drift.table if drift is not None else None,
+        drift_warning=warning,
+        fairness=fairness,
+        fairness_warnings=fairness_warnings,
+        model_info=model_info,
+        policy_info=policy,
+        case_links=links,
+        lang=lang,
+        as_of=proposal.as_of,
+    )
+    _write_atomic_text(paths["portfolio_report"], page)
+    return manifest
 
 
 def _write_letters(
@@ -436,6 +616,7 @@ def _write_letters(
     creditor: Creditor,
     formats: Sequence[str],
     policy: Policy | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     return render_letters(
         proposal.cases,
@@ -446,6 +627,7 @@ def _write_letters(
         as_of=proposal.as_of,
         formats=formats,
         policy=policy,
+        workers=workers,
     )
 
 
@@ -579,21 +761,92 @@ def _write_report(
 def _record(
     store: DecisionStore,
     *,
+    run_id: str,
     as_of: date,
     portfolio: Portfolio,
     table: pd.DataFrame,
     n_cases: int,
     manifest: pd.DataFrame,
 ) -> str:
-    run_id = store.record_run(
+    store.record_run(
         as_of=as_of,
         portfolio_hash=portfolio_hash(portfolio),
         n_cases=n_cases,
         software_version=_software_version(),
+        run_id=run_id,
     )
     store.record_decisions(run_id, table)
     store.record_letters(run_id, manifest)
     return run_id
+
+
+def _new_run_id(as_of: date) -> str:
+    return f"R{as_of:%Y%m%d}-{uuid.uuid4().hex[:12]}"
+
+
+def _run_started(
+    run_id: str, as_of: date, portfolio: Portfolio, model: RiskModel, policy: Policy
+) -> dict[str, object]:
+    """The audit event that opens a run: inputs, software, model, policy and templates."""
+    return {
+        "kind": "run_started",
+        "run_id": run_id,
+        "payload": {
+            "as_of": as_of.isoformat(),
+            "portfolio_hash": portfolio_hash(portfolio),
+            "software_version": _software_version(),
+            "model_version": str(getattr(model, "version_id", "")),
+            "policy": policy.name,
+            "policy_version": policy.version,
+            "policy_version_id": policy.version_id,
+            "templates_hash": _templates_hash(),
+        },
+    }
+
+
+def _templates_hash() -> str:
+    """sha256 over every template file (path and bytes), in path order."""
+    root = templates_dir()
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _cases_proposed(
+    run_id: str, proposal: Proposal, table: pd.DataFrame
+) -> list[dict[str, object]]:
+    """One ``case_proposed`` audit event per case: score, reasons and rule trace."""
+    codes = table.groupby("case_id")["reason_codes"].agg(
+        lambda c: sorted(set("|".join(c).split("|")) - {""})
+    )
+    traces = table.groupby("case_id")["rule_trace"].agg(list)
+    events: list[dict[str, object]] = []
+    for case in proposal.cases.to_dict("records"):
+        cid = str(case["case_id"])
+        events.append(
+            {
+                "kind": "case_proposed",
+                "run_id": run_id,
+                "subject": cid,
+                "payload": {
+                    "customer_id": str(case["customer_id"]),
+                    "level": int(case["level"]),
+                    "risk": round(float(case["risk"]), 6),
+                    "amount_due": str(case["amount_due"]),
+                    "currency": str(case["currency"]),
+                    "offer": str(case["offer"]),
+                    "tone": str(case["tone"]),
+                    "channel": str(case["channel"]),
+                    "needs_review": bool(case["needs_review"]),
+                    "review_reason": str(case["review_reason"]),
+                    "reason_codes": codes.get(cid, []),
+                    "rule_trace": traces.get(cid, []),
+                },
+            }
+        )
+    return events
 
 
 #: Columns of ``out/review_queue.csv``, in order.
@@ -669,6 +922,7 @@ def run(
     formats: Sequence[str] = FORMATS,
     policy: Policy | None = None,
     issue_letters: bool = True,
+    workers: int = 1,
 ) -> RunResult:
     """Run the whole pipeline on a portfolio and write everything to ``out``.
 
@@ -697,6 +951,10 @@ def run(
     issue_letters : bool
         Commit the cases that need no review to the store's dunning history
         (:func:`dunning.workflow.issue`); ``False`` proposes and writes only (a dry run).
+    workers : int
+        Processes rendering the letters (:func:`dunning.letters.render_letters`); the
+        output is byte-identical for any number. A script using more than one needs the
+        ``if __name__ == "__main__":`` guard.
 
     Returns
     -------
@@ -714,7 +972,7 @@ def run(
     """
     out_dir = Path(out)
     letters_dir, reports_dir = out_dir / "letters", out_dir / "reports"
-    for folder in (out_dir, letters_dir, reports_dir):
+    for folder in (out_dir, letters_dir, reports_dir, out_dir / "messages", reports_dir / "cases"):
         folder.mkdir(parents=True, exist_ok=True)
     paths = {
         "out": out_dir,
@@ -724,6 +982,10 @@ def run(
         "run_summary": reports_dir / "run_summary.html",
         "store": out_dir / "dunning.sqlite",
         "review_queue": out_dir / "review_queue.csv",
+        "messages": out_dir / "messages",
+        "sms_csv": out_dir / "messages" / "sms.csv",
+        "portfolio_report": reports_dir / "portfolio.html",
+        "case_reports": reports_dir / "cases",
         "model": out_dir / "model",
         "model_card": reports_dir / "model_card.html",
     }
@@ -742,7 +1004,7 @@ def run(
         return _decide_and_write(
             portfolio, as_of, store, paths, model=model, features=features, risk=risk,
             items=items, anomalies=anomalies, drift=drift, policy=policy, creditor=creditor,
-            formats=formats, quality=quality, issue_letters=issue_letters,
+            formats=formats, quality=quality, issue_letters=issue_letters, workers=workers,
         )  # fmt: skip
 
 
@@ -763,6 +1025,7 @@ def _decide_and_write(
     formats: Sequence[str],
     quality: pd.DataFrame | None,
     issue_letters: bool,
+    workers: int,
 ) -> RunResult:
     """Stages 3 to 8 with one open decision store."""
     with _stage("decide levels, cases and offers"):
@@ -770,27 +1033,72 @@ def _decide_and_write(
             portfolio, features, risk, as_of, store, policy=policy, anomalies=anomalies, drift=drift
         )
     progress.info("%d overdue invoices, %d cases", len(proposal.decisions), len(proposal.cases))
+    run_id = _new_run_id(as_of)
+    store.record_events([_run_started(run_id, as_of, portfolio, model, policy)])
     with _stage("explain"):
-        reasons = _explain(model, features, proposal, portfolio.customers)
+        reasons, explanations = _explain(model, features, proposal, portfolio.customers)
     with _stage(f"render {len(proposal.cases)} letters"):
-        manifest = _write_letters(proposal, reasons, paths["letters"], creditor, formats, policy)
+        manifest = _write_letters(
+            proposal, reasons, paths["letters"], creditor, formats, policy, workers
+        )
+    with _stage(f"write e-mails and SMS for {len(proposal.cases)} cases"):
+        emails = write_emails(
+            proposal.cases,
+            proposal.decisions,
+            reasons,
+            paths["messages"],
+            creditor=creditor,
+            as_of=as_of,
+            policy=policy,
+            letters_dir=paths["letters"] if "pdf" in formats else None,
+        )
+        sms = write_sms(
+            proposal.cases, paths["sms_csv"], creditor=creditor, as_of=as_of, policy=policy
+        )
+    with _stage("write reviewer reports"):
+        reports = _write_reviewer_reports(
+            proposal,
+            reasons,
+            explanations,
+            paths,
+            model=model,
+            features=features,
+            items=items,
+            anomalies=anomalies,
+            drift=drift,
+            policy=policy,
+            customers=portfolio.customers,
+        )
     table = _decision_table(proposal, reasons, anomalies)
     with _stage("write decisions.csv"):
         _write_decisions(table, paths["decisions_csv"])
     model_files = sum(1 for f in paths["model"].iterdir() if f.is_file())
     counts = _counts(len(items), proposal, manifest, anomalies, drift, model_files)
+    counts["emails"] = len(emails)
+    counts["sms"] = len(sms)
+    counts["sms_segments"] = int(sms["segments"].sum()) if len(sms) else 0
+    counts["case_reports"] = int((reports["format"] == "html").sum())
+    # E-mails, the SMS list, the case reports and the portfolio report.
+    counts["files_written"] += len(emails) + 1 + len(reports) + 1
+    # Every document written for a customer: letters (HTML, PDF) and e-mails (.eml).
+    outbox = pd.concat([manifest, emails], ignore_index=True)
     with _stage("record in the decision store"):
-        run_id = _record(
+        _record(
             store,
+            run_id=run_id,
             as_of=as_of,
             portfolio=portfolio,
             table=table,
             n_cases=len(proposal.cases),
-            manifest=manifest,
+            manifest=outbox,
         )
+        store.record_events(_cases_proposed(run_id, proposal, table))
         counts["review_queue"] = _write_review_queue(proposal, paths["review_queue"])
         counts["issued_cases"] = issue(proposal, store).n_cases if issue_letters else 0
         counts["residual_claims"] = len(proposal.residuals)
+        store.record_events(
+            [{"kind": "run_finished", "run_id": run_id, "payload": {"counts": dict(counts)}}]
+        )
     with _stage("write run report"):
         _write_report(
             paths["run_summary"],
@@ -808,7 +1116,7 @@ def _decide_and_write(
         decisions=table,
         cases=proposal.cases,
         reasons=reasons,
-        manifest=manifest,
+        manifest=outbox,
         paths=paths,
         counts=counts,
         drift=drift.table if drift is not None else None,

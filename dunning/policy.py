@@ -621,9 +621,9 @@ class ChannelCosts(_Rules):
 
 
 _HELP_DE = (
-    "Wenn Sie gerade nicht zahlen können, sprechen Sie bitte mit uns: Wir suchen gemeinsam "
-    "eine Lösung, zum Beispiel eine Ratenzahlung. Kostenlose, unabhängige Hilfe bieten auch "
-    "die Schuldnerberatungsstellen der Verbraucherzentralen, Kommunen und Wohlfahrtsverbände."
+    "Sie können gerade nicht zahlen? Dann sprechen Sie bitte mit uns. Wir suchen gemeinsam "
+    "eine Lösung, zum Beispiel eine Ratenzahlung. Kostenlose und unabhängige Hilfe gibt es "
+    "auch bei einer Schuldnerberatung, etwa bei der Verbraucherzentrale oder bei Ihrer Stadt."
 )
 _HELP_EN = (
     "If you cannot pay at the moment, please talk to us: we will look for a solution "

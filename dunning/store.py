@@ -1,7 +1,8 @@
 """The decision store: every run, decision, letter, issued letter and review, in SQL.
 
 SQLAlchemy 2 Core over SQLite by default (any SQLAlchemy URL works; written for SQLite and
-PostgreSQL). Five tables, created when missing (also in an existing database file):
+PostgreSQL). Opening a store brings its database to the newest schema with the Alembic
+migrations shipped in ``dunning/migrations`` (see ``docs/audit.md``). Six tables:
 
 ``runs``
     ``run_id`` (primary key), ``as_of``, ``created_at`` (UTC), ``portfolio_hash``,
@@ -29,10 +30,19 @@ PostgreSQL). Five tables, created when missing (also in an existing database fil
     (both required), ``offer`` (for ``change_offer``), ``hold_until`` (for ``hold``;
     ``NULL``: until a later review),
     ``decided_at`` (UTC) and ``as_of`` (the run date of the proposal reviewed).
+``audit_events``
+    The tamper-evident audit trail, append-only: ``seq`` (primary key, 1, 2, 3, … in the
+    order recorded), ``at`` (UTC), ``kind``, ``run_id, subject`` (nullable), ``payload``
+    (canonical JSON text) and the hash chain ``content_hash, prev_hash, chain_hash``.
+    :meth:`DecisionStore.record_issued` and :meth:`DecisionStore.record_reviews` add a
+    ``letter_issued`` or ``review_decision`` event for every row they insert, in the same
+    transaction; :meth:`DecisionStore.record_events` adds any other;
+    :meth:`DecisionStore.verify_audit` and :func:`verify_audit_file` re-check the chain.
+    The exact encoding is in ``docs/audit.md``, so that an auditor can check it without
+    this library.
 
 Amounts are read back as exact :class:`~decimal.Decimal`. Database errors are raised as
-:class:`~dunning.errors.StoreError` with the URL (credentials removed). Schema migrations
-and a tamper-evident audit chain come in a later version.
+:class:`~dunning.errors.StoreError` with the URL (credentials removed).
 
 Examples
 --------
@@ -54,41 +64,65 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import math
 import os
+import re
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     Connection,
     Date,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
     create_engine,
+    event,
+    inspect,
     select,
+    text,
+    type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 
-from dunning.errors import StoreError
+from dunning.errors import DataError, StoreError
 from dunning.models import CHANNELS
 
-__all__ = ["REVIEW_ACTIONS", "REVIEW_COLUMNS", "DecisionStore", "sqlite_url"]
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = [
+    "AUDIT_GENESIS",
+    "AUDIT_KINDS",
+    "REVIEW_ACTIONS",
+    "REVIEW_COLUMNS",
+    "AuditVerification",
+    "DecisionStore",
+    "sqlite_url",
+    "verify_audit_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +210,52 @@ _reviews = Table(
 
 #: Columns of the ``reviews`` table, in order (also ``Proposal.reviews``).
 REVIEW_COLUMNS: tuple[str, ...] = tuple(c.name for c in _reviews.columns)
+
+_audit = Table(
+    "audit_events",
+    _metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("run_id", String(64), nullable=True),
+    Column("subject", String(128), nullable=True),
+    Column("payload", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    CheckConstraint("seq >= 1", name="ck_audit_events_seq"),
+    Index("ix_audit_events_run_id", "run_id"),
+    Index("ix_audit_events_subject", "subject"),
+)
+
+#: The kinds of audit event this library writes or expects from a run. Any other kind made
+#: of lower-case letters, digits and ``_`` (at most 32 characters) is accepted too.
+AUDIT_KINDS: tuple[str, ...] = (
+    "run_started",
+    "run_finished",
+    "case_proposed",
+    "review_decision",
+    "letter_issued",
+    "payment_received",
+)
+
+#: The ``prev_hash`` of the first audit event: 64 zeros.
+AUDIT_GENESIS = "0" * 64
+
+_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_HASH = re.compile(r"[0-9a-f]{64}")
+_AUDIT_FIELDS = ("kind", "at", "run_id", "subject", "payload")
+_AUDIT_COLUMNS = tuple(c.name for c in _audit.columns)
+_AUDIT_LIMITS = {"run_id": 64, "subject": 128}
+_AUDIT_CHUNK = 5000
+
+# The newest migration (dunning/migrations/versions); a test checks it is Alembic's head.
+_SCHEMA_HEAD = "0001"
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 0x64756E6E  # the PostgreSQL advisory lock held while migrating ("dunn")
+_AUDIT_LOCK = 0x61756474  # the PostgreSQL advisory lock held while appending events ("audt")
+_SQLITE_BEGIN = "dunning_sqlite_begin"  # execution option: "IMMEDIATE" for writers
+_SQLITE_TIMEOUT = 30.0  # seconds a SQLite writer waits for the write lock
 
 _DECISION_INPUT = ("invoice_id", "case_id", "customer_id", "level", "open_amount", "currency")
 _ISSUED_INPUT = (
@@ -269,24 +349,29 @@ def _review_id(case_id: str, action: str, clerk_id: str, decided_at: datetime) -
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert the rows whose primary key is not in the table yet; return how many were.
+def _insert_new(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Insert the rows whose primary key is not in the table yet; return their keys.
 
     SQLite and PostgreSQL use ``INSERT … ON CONFLICT DO NOTHING RETURNING`` (safe against
     concurrent writers); other databases go through :func:`_insert_missing`.
     """
     if not rows:
-        return 0
+        return []
     dialects: dict[str, Callable[[Table], Any]] = {
         "sqlite": sqlite.insert,
         "postgresql": postgresql.insert,
     }
     insert = dialects.get(conn.dialect.name)
-    if insert is None or not conn.dialect.insert_executemany_returning:
-        return _insert_missing(conn, table, rows)
     keys = list(table.primary_key.columns)
+    if insert is None or not conn.dialect.insert_executemany_returning:
+        new = _missing_rows(conn, table, rows)
+        if new:
+            conn.execute(table.insert(), new)
+        return [tuple(row[k.name] for k in keys) for row in new]
     statement = insert(table).on_conflict_do_nothing(index_elements=keys).returning(*keys)
-    return len(conn.execute(statement, list(rows)).all())
+    return [tuple(found) for found in conn.execute(statement, list(rows))]
 
 
 def _insert_missing(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:
@@ -295,6 +380,16 @@ def _insert_missing(conn: Connection, table: Table, rows: Sequence[dict[str, Any
     A concurrent writer inserting the same key in between makes the insert fail with an
     integrity error (raised as :class:`StoreError`); recording again then succeeds.
     """
+    new = _missing_rows(conn, table, rows)
+    if new:
+        conn.execute(table.insert(), new)
+    return len(new)
+
+
+def _missing_rows(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The rows whose primary key is not in the table, looked up in chunks."""
     keys = list(table.primary_key.columns)
     first = [row[keys[0].name] for row in rows]
     existing: set[tuple[Any, ...]] = set()
@@ -302,10 +397,7 @@ def _insert_missing(conn: Connection, table: Table, rows: Sequence[dict[str, Any
         chunk = sorted(set(first[start : start + _KEY_CHUNK]))
         found = conn.execute(select(*keys).where(keys[0].in_(chunk)))
         existing.update(tuple(r) for r in found)
-    new = [row for row in rows if tuple(row[k.name] for k in keys) not in existing]
-    if new:
-        conn.execute(table.insert(), new)
-    return len(new)
+    return [row for row in rows if tuple(row[k.name] for k in keys) not in existing]
 
 
 def _required_text(value: Any, name: str, hint: str = "") -> str:
@@ -359,6 +451,528 @@ def _first_per_key(rows: list[dict[str, Any]], keys: Sequence[str]) -> list[dict
     return kept
 
 
+# --- the audit trail: canonical encoding, hash chain, verification ---------------------------
+
+
+def _utc_text(moment: datetime) -> str:
+    """A time as the audit trail encodes it: UTC, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
+
+    Examples
+    --------
+    >>> from datetime import timedelta, timezone
+    >>> _utc_text(datetime(2026, 11, 23, 7, 30, tzinfo=timezone(timedelta(hours=1))))
+    '2026-11-23T06:30:00.000000Z'
+    """
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def _audit_content(
+    seq: int, at: str, kind: str, run_id: str | None, subject: str | None, payload: str
+) -> str:
+    """The canonical encoding of an event's content, whose sha256 is its ``content_hash``.
+
+    The fields ``seq`` (in decimal), ``at``, ``kind``, ``run_id``, ``subject`` and
+    ``payload``, in this order and joined by line feeds, each written as ``-`` when it is
+    ``NULL`` and otherwise as its length in UTF-8 bytes, ``:`` and the text itself.
+
+    Examples
+    --------
+    >>> print(_audit_content(1, "2026-11-23T06:30:00.000000Z", "run_started", "R1", None,
+    ...                      '{"n_cases":2}'))
+    1:1
+    27:2026-11-23T06:30:00.000000Z
+    11:run_started
+    2:R1
+    -
+    13:{"n_cases":2}
+    """
+    fields = (str(seq), at, kind, run_id, subject, payload)
+    return "\n".join("-" if f is None else f"{len(f.encode('utf-8'))}:{f}" for f in fields)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    """``value`` as plain JSON data: amounts as decimal strings, dates and times ISO (UTC)."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, Mapping):
+        plain: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                msg = f"{where} has the key {key!r}; keys must be strings"
+                raise TypeError(msg)
+            plain[key] = _jsonable(item, f"{where}.{key}")
+        return plain
+    if isinstance(value, list | tuple):
+        return [_jsonable(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            msg = f"{where} is {value}, not a finite amount"
+            raise ValueError(msg)
+        return str(value)
+    if _none(value) is None:  # NaN, NaT, pd.NA
+        return None
+    if isinstance(value, float | np.floating):
+        if math.isinf(value):
+            msg = f"{where} is infinite"
+            raise ValueError(msg)
+        return float(value)
+    if isinstance(value, datetime):  # also pandas.Timestamp
+        return _utc_text(_field(_as_utc, value, where))
+    if isinstance(value, date):
+        return value.isoformat()
+    msg = (
+        f"{where} is a {type(value).__name__}; give text, a number, a Decimal, a date, a "
+        "timezone-aware datetime, a list or a mapping"
+    )
+    raise TypeError(msg)
+
+
+def _canonical_json(payload: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a payload: keys sorted, no spaces, ASCII only.
+
+    Examples
+    --------
+    >>> _canonical_json({"fee": Decimal("5.00"), "on": date(2026, 11, 23), "city": "Köln"})
+    '{"city":"K\\\\u00f6ln","fee":"5.00","on":"2026-11-23"}'
+    """
+    plain = _jsonable(payload, "payload")
+    return json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+class _Event(NamedTuple):
+    """A validated audit event before it gets its place (``seq``) and hashes."""
+
+    at: datetime
+    kind: str
+    run_id: str | None
+    subject: str | None
+    payload: str
+
+
+def _audit_event(values: Mapping[str, Any], now: datetime) -> _Event:
+    """Validate one event given to :meth:`DecisionStore.record_events`."""
+    unknown = sorted(str(k) for k in values if k not in _AUDIT_FIELDS)
+    if unknown:
+        msg = f"unknown field(s) {unknown}; an event has {list(_AUDIT_FIELDS)}"
+        raise ValueError(msg)
+    kind = values.get("kind")
+    if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+        msg = (
+            f"kind {kind!r} is not a name of lower-case letters, digits and '_' (at most 32 "
+            f"characters), such as {AUDIT_KINDS[0]!r}"
+        )
+        raise ValueError(msg)
+    at = values.get("at")
+    moment = now if _none(at) is None else _field(_as_utc, at, "at")
+    ids: dict[str, str | None] = {}
+    for name, limit in _AUDIT_LIMITS.items():
+        value = values.get(name)
+        if not isinstance(value, str):
+            if _none(value) is not None:
+                msg = f"{name} must be text or None, got {type(value).__name__}"
+                raise TypeError(msg)
+            value = None
+        if value is not None and not 1 <= len(value) <= limit:
+            msg = f"{name} must have 1 to {limit} characters (None when there is none)"
+            raise ValueError(msg)
+        ids[name] = value
+    payload = values.get("payload")
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, Mapping):
+        msg = f"payload must be a mapping (a JSON object), got {type(payload).__name__}"
+        raise TypeError(msg)
+    event = _Event(moment, kind, ids["run_id"], ids["subject"], _canonical_json(payload))
+    try:
+        _audit_content(0, "", kind, event.run_id, event.subject, "").encode("utf-8")
+    except UnicodeEncodeError as exc:
+        msg = f"run_id or subject is not valid Unicode text ({exc.reason})"
+        raise ValueError(msg) from exc
+    return event
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """The result of re-checking an audit trail's hash chain.
+
+    Attributes
+    ----------
+    ok : bool
+        Every event links up (and matches the anchor, when one was given).
+    events : int
+        How many events the trail holds (all are read, also after a broken link).
+    first_broken : int or None
+        The ``seq`` of the first event whose link is broken: changed, missing (deleted),
+        inserted or out of place; ``None`` when ``ok``.
+    reason : str
+        What was found, in words.
+    head : str
+        The ``chain_hash`` of the last event (:data:`AUDIT_GENESIS` when there is none).
+        Kept outside the database, ``(events, head)`` (see :attr:`anchor`) later proves that
+        nothing up to there was rewritten or cut off.
+
+    Examples
+    --------
+    >>> with DecisionStore("sqlite://") as store:
+    ...     _ = store.record_events([{"kind": "run_started", "run_id": "R1"}])
+    ...     check = store.verify_audit()
+    >>> check.ok, check.events, check.first_broken
+    (True, 1, None)
+    >>> check.anchor == (1, check.head)
+    True
+    """
+
+    ok: bool
+    events: int
+    first_broken: int | None
+    reason: str
+    head: str
+
+    @property
+    def anchor(self) -> tuple[int, str]:
+        """``(events, head)``: pass it to a later verification as ``anchor``."""
+        return (self.events, self.head)
+
+
+def _valid_anchor(anchor: Any) -> tuple[int, str] | None:
+    """The anchor as ``(seq, chain_hash)``; ``ValueError`` when it is not one."""
+    if anchor is None:
+        return None
+    if (
+        isinstance(anchor, tuple | list)
+        and len(anchor) == 2
+        and isinstance(anchor[0], int)
+        and not isinstance(anchor[0], bool)
+        and anchor[0] >= 0
+        and isinstance(anchor[1], str)
+        and _HASH.fullmatch(anchor[1])
+        and (anchor[0] > 0 or anchor[1] == AUDIT_GENESIS)
+    ):
+        return (anchor[0], anchor[1])
+    msg = (
+        f"anchor {anchor!r} is not (seq, chain_hash) with seq >= 0 and 64 lower-case hex "
+        "digits, such as AuditVerification.anchor"
+    )
+    raise ValueError(msg)
+
+
+class _Walk:
+    """Check audit events one by one, in the order of the trail; keep the first break."""
+
+    def __init__(self, anchor: tuple[int, str] | None) -> None:
+        self.anchor = anchor
+        self.events = 0
+        self.head = AUDIT_GENESIS
+        self.broken: tuple[int, str] | None = None
+        self.anchored: str | None = None
+
+    def add(
+        self,
+        seq: Any,
+        at: str,
+        kind: str,
+        run_id: str | None,
+        subject: str | None,
+        payload: str,
+        content_hash: str,
+        prev_hash: str,
+        chain_hash: str,
+    ) -> None:
+        self.events += 1
+        if self.broken is None:
+            self.broken = self._check(
+                seq, at, kind, run_id, subject, payload, content_hash, prev_hash, chain_hash
+            )
+        if self.anchor is not None and seq == self.anchor[0]:
+            self.anchored = chain_hash
+        self.head = chain_hash
+
+    def unreadable(self, problem: str) -> None:
+        """An event that cannot be read at all (a malformed line, a garbled value)."""
+        self.events += 1
+        if self.broken is None:
+            self.broken = (self.events, f"event {self.events}: {problem}")
+
+    def _check(
+        self,
+        seq: Any,
+        at: str,
+        kind: str,
+        run_id: str | None,
+        subject: str | None,
+        payload: str,
+        content_hash: str,
+        prev_hash: str,
+        chain_hash: str,
+    ) -> tuple[int, str] | None:
+        expected = self.events
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            return expected, f"event {expected} has the seq {seq!r}, not a whole number"
+        if seq > expected:
+            before = (
+                f"event {expected - 1} is followed by" if expected > 1 else "the trail starts at"
+            )
+            return expected, f"event {expected} is missing: {before} event {seq} (deleted)"
+        if seq < expected:
+            return seq, (
+                f"event {seq} comes again after event {expected - 1} (duplicated or reordered)"
+            )
+        if _sha256(_audit_content(seq, at, kind, run_id, subject, payload)) != content_hash:
+            return seq, (
+                f"event {seq} ({kind}) does not match its content_hash: its seq, at, kind, "
+                "run_id, subject or payload was changed after it was recorded"
+            )
+        if prev_hash != self.head:
+            link = f"the chain_hash of event {seq - 1}" if seq > 1 else "AUDIT_GENESIS (64 zeros)"
+            return seq, (
+                f"event {seq}: prev_hash is not {link}: an event before it was changed, "
+                "replaced or inserted"
+            )
+        if _sha256(prev_hash + content_hash) != chain_hash:
+            return seq, f"event {seq}: chain_hash is not sha256(prev_hash + content_hash)"
+        return None
+
+    def result(self) -> AuditVerification:
+        broken = self.broken
+        if broken is None and self.anchor is not None:
+            seq, chain = self.anchor
+            if seq > self.events:
+                broken = (self.events + 1, (
+                    f"the trail ends at event {self.events}, but the anchor names event {seq}: "
+                    "events at its end were deleted"
+                ))  # fmt: skip
+            elif seq > 0 and self.anchored != chain:
+                broken = (seq, (
+                    f"event {seq} has the chain_hash {str(self.anchored)[:12]}…, not the "
+                    f"anchor's {chain[:12]}…: the trail up to event {seq} was rewritten"
+                ))  # fmt: skip
+        if broken is not None:
+            return AuditVerification(False, self.events, broken[0], broken[1], self.head)
+        reason = f"all {self.events} events link up; head {self.head[:16]}…"
+        if self.anchor is not None and self.anchor[0] > 0:
+            reason += f"; event {self.anchor[0]} matches the anchor"
+        return AuditVerification(True, self.events, None, reason, self.head)
+
+
+_EXPORT_TEXT = ("at", "kind", "payload", "content_hash", "prev_hash", "chain_hash")
+
+
+def _export_fields(line: bytes) -> tuple[Any, ...]:
+    """The nine fields of one exported line, in table order; ``ValueError`` if malformed."""
+    record = json.loads(line.decode("utf-8"))
+    if not isinstance(record, dict) or sorted(record) != sorted(_AUDIT_COLUMNS):
+        msg = f"the line is not a JSON object with exactly the fields {list(_AUDIT_COLUMNS)}"
+        raise ValueError(msg)
+    wrong = [name for name in _EXPORT_TEXT if not isinstance(record[name], str)]
+    wrong += [n for n in ("run_id", "subject") if not isinstance(record[n], str | None)]
+    if wrong:
+        msg = f"the field(s) {wrong} are not text"
+        raise ValueError(msg)
+    return tuple(record[name] for name in _AUDIT_COLUMNS)
+
+
+def verify_audit_file(
+    path: str | os.PathLike[str], *, anchor: tuple[int, str] | None = None
+) -> AuditVerification:
+    """Re-check an audit trail exported by :meth:`DecisionStore.export_audit`, offline.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The JSON Lines file: one event per line, in ``seq`` order.
+    anchor : tuple of (int, str), optional
+        ``(seq, chain_hash)`` kept from an earlier check (:attr:`AuditVerification.anchor`),
+        to detect a trail rewritten or cut off after that event.
+
+    Returns
+    -------
+    AuditVerification
+        ``ok`` is false and ``first_broken`` names the first bad event when a line was
+        changed, deleted, inserted, moved or is not a valid event.
+
+    Raises
+    ------
+    DataError
+        If the file cannot be read.
+    ValueError
+        If ``anchor`` is not ``(seq, chain_hash)``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> with DecisionStore("sqlite://") as store:
+    ...     _ = store.record_events([{"kind": "run_started", "run_id": "R1"},
+    ...                              {"kind": "run_finished", "run_id": "R1"}])
+    ...     store.export_audit(folder / "audit.jsonl")
+    2
+    >>> verify_audit_file(folder / "audit.jsonl").ok
+    True
+    >>> lines = (folder / "audit.jsonl").read_text().splitlines()
+    >>> _ = (folder / "cut.jsonl").write_text(lines[1] + "\\n")   # the first event removed
+    >>> check = verify_audit_file(folder / "cut.jsonl")
+    >>> check.ok, check.first_broken, check.reason
+    (False, 1, 'event 1 is missing: the trail starts at event 2 (deleted)')
+    """
+    checked = _valid_anchor(anchor)
+    file = Path(path)
+    try:
+        handle = file.open("rb")
+    except OSError as exc:
+        msg = (
+            f"cannot read the audit export {file}: {exc.strerror or exc}. Give the path of a "
+            "file written by DecisionStore.export_audit."
+        )
+        raise DataError(msg, path=str(file)) from exc
+    walk = _Walk(checked)
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                fields = _export_fields(line)
+            except ValueError as exc:  # also JSON and UTF-8 errors
+                walk.unreadable(f"line {number} is not a valid event: {exc}")
+                continue
+            walk.add(*fields)
+    return walk.result()
+
+
+def _lock_audit(conn: Connection) -> None:
+    """Keep the store's other writers off the audit trail until this transaction ends.
+
+    PostgreSQL: a transaction-level advisory lock (``pg_advisory_xact_lock``), which needs
+    no privilege on the table, so the application's role can be kept to ``SELECT`` and
+    ``INSERT`` on ``audit_events``; readers go on. Taken as the transaction's first
+    statement, at the default ``READ COMMITTED`` level the next statement sees what the
+    previous holder committed. SQLite: the store's write transactions begin with ``BEGIN
+    IMMEDIATE``, which already locks out other writers. Elsewhere the primary key on
+    ``seq`` refuses a second event with the same number, so one of two concurrent
+    appenders fails (and can record again).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _AUDIT_LOCK})
+
+
+def _append_events(conn: Connection, events: Sequence[_Event]) -> int:
+    """Number and chain the events after the last one stored, in the caller's transaction."""
+    if not events:
+        return 0
+    _lock_audit(conn)
+    last = conn.execute(
+        select(_audit.c.seq, _audit.c.chain_hash).order_by(_audit.c.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (int(last[0]), str(last[1])) if last is not None else (0, AUDIT_GENESIS)
+    rows: list[dict[str, Any]] = []
+    for item in events:
+        seq += 1
+        content = _sha256(
+            _audit_content(
+                seq, _utc_text(item.at), item.kind, item.run_id, item.subject, item.payload
+            )
+        )
+        chain = _sha256(prev + content)
+        rows.append(
+            {
+                "seq": seq,
+                "at": item.at,
+                "kind": item.kind,
+                "run_id": item.run_id,
+                "subject": item.subject,
+                "payload": item.payload,
+                "content_hash": content,
+                "prev_hash": prev,
+                "chain_hash": chain,
+            }
+        )
+        prev = chain
+    conn.execute(_audit.insert(), rows)
+    return len(rows)
+
+
+def _issued_event(row: Mapping[str, Any]) -> _Event:
+    """The ``letter_issued`` event of one inserted ``issued`` row."""
+    payload = {
+        c.name: row[c.name] for c in _issued.columns if c.name not in ("invoice_id", "run_id")
+    }
+    return _audit_event(
+        {
+            "kind": "letter_issued",
+            "at": row["issued_at"],
+            "run_id": row["run_id"],
+            "subject": row["invoice_id"],
+            "payload": payload,
+        },
+        row["issued_at"],
+    )
+
+
+def _review_event(row: Mapping[str, Any]) -> _Event:
+    """The ``review_decision`` event of one inserted ``reviews`` row."""
+    payload = {k: row[k] for k in REVIEW_COLUMNS if k != "case_id"}
+    return _audit_event(
+        {"kind": "review_decision", "at": row["decided_at"], "subject": row["case_id"],
+         "payload": payload},
+        row["decided_at"],
+    )  # fmt: skip
+
+
+def _db_time(value: Any) -> datetime:
+    """A stored ``at``: aware from PostgreSQL, naive UTC (or text) from SQLite."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        msg = f"at is {value!r}, not a time"
+        raise TypeError(msg)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# --- schema migrations ------------------------------------------------------------------------
+
+
+def _alembic_config(url: str | None = None) -> Config:
+    """An Alembic configuration for the packaged migrations; no ``alembic.ini`` involved.
+
+    With ``url`` the migrations run on their own connection; :class:`DecisionStore` passes
+    its connection in ``config.attributes["connection"]`` instead. For developers: a new
+    revision is made with ``alembic.command.revision(_alembic_config(url),
+    message="…", autogenerate=True)`` against a database at the current head.
+    """
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
+    config.set_main_option("file_template", "v%%(rev)s_%%(slug)s")  # an importable name
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def _schema_revision(conn: Connection) -> str | None:
+    """The Alembic revision the database is at; ``None`` before the first migration."""
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return ",".join(sorted(str(v) for v in found)) or None
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Let the store, not Python's sqlite3 module, say when a transaction begins."""
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """``BEGIN IMMEDIATE`` for the store's writers (the write lock up front), else ``BEGIN``."""
+    mode = conn.get_execution_options().get(_SQLITE_BEGIN)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
 class DecisionStore:
     """Record runs, decisions and letters in a SQL database.
 
@@ -366,7 +980,9 @@ class DecisionStore:
     ----------
     url : str
         A SQLAlchemy URL (``sqlite:///out/dunning.sqlite``, ``postgresql://…``). The
-        tables are created if missing.
+        database is brought to the newest schema (tables created when missing). The
+        store's writers take SQLite's write lock when they begin and wait up to 30 seconds
+        for another writer to finish (``?timeout=`` in the URL sets other seconds).
 
     Raises
     ------
@@ -392,15 +1008,66 @@ class DecisionStore:
         self.url = parsed._replace(username=None, password=None).render_as_string()
         self._secrets = tuple(s for s in (parsed.password, parsed.username) if s)
         try:
-            self._engine: Engine = create_engine(parsed)
-            with self._engine.begin() as conn:
-                _metadata.create_all(conn)
+            options: dict[str, Any] = {}
+            if parsed.get_backend_name() == "sqlite" and "timeout" not in parsed.query:
+                options["connect_args"] = {"timeout": _SQLITE_TIMEOUT}
+            self._engine: Engine = create_engine(parsed, **options)
+            if self._engine.dialect.name == "sqlite" and self._engine.driver == "pysqlite":
+                event.listen(self._engine, "connect", _sqlite_connect)
+                event.listen(self._engine, "begin", _sqlite_begin)
         except SQLAlchemyError as exc:
-            msg = (
-                f"cannot open the decision store at {self.url}: {self._describe(exc)}. "
-                "Check the URL, that the folder exists and that the database is reachable."
-            )
-            raise StoreError(msg, url=self.url) from exc
+            raise self._cannot_open(exc) from exc
+        try:
+            self._migrate()
+        except SQLAlchemyError as exc:
+            self._engine.dispose()
+            raise self._cannot_open(exc) from exc
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def _cannot_open(self, exc: SQLAlchemyError) -> StoreError:
+        msg = (
+            f"cannot open the decision store at {self.url}: {self._describe(exc)}. "
+            "Check the URL, that the folder exists and that the database is reachable."
+        )
+        return StoreError(msg, url=self.url)
+
+    def _migrate(self) -> None:
+        """Bring the database to the newest schema; an empty one gets every table.
+
+        A quick look at ``alembic_version`` first: at the newest revision nothing else
+        happens. Otherwise Alembic upgrades in one transaction that holds the write lock
+        (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so two processes opening
+        the same new database migrate it once. A store made before migrations existed (no
+        ``alembic_version``) keeps its tables and rows; the missing tables are added.
+        """
+        with self._engine.connect() as conn, conn.begin():
+            current = _schema_revision(conn)
+        if current == _SCHEMA_HEAD:
+            return
+        from alembic import command
+        from alembic.util import CommandError
+
+        with self._engine.connect() as conn:
+            conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK}
+                    )
+                config = _alembic_config()
+                config.attributes["connection"] = conn
+                try:
+                    command.upgrade(config, "head")
+                except CommandError as exc:
+                    msg = (
+                        f"the decision store at {self.url} is at schema revision {current!r}, "
+                        f"which this version of dunning does not know (its newest is "
+                        f"{_SCHEMA_HEAD!r}): {exc}. Was it written by a newer dunning? Open it "
+                        "with that version, or upgrade dunning."
+                    )
+                    raise StoreError(msg, url=self.url) from exc
 
     def _describe(self, exc: SQLAlchemyError) -> str:
         """The driver's own message (no SQL, no parameters), with credentials masked."""
@@ -426,10 +1093,14 @@ class DecisionStore:
         self._engine.dispose()
 
     @contextmanager
-    def _begin(self, what: str) -> Iterator[Connection]:
+    def _begin(self, what: str, *, write: bool = False) -> Iterator[Connection]:
+        """A transaction; ``write`` ones take SQLite's write lock up front (``IMMEDIATE``)."""
         try:
-            with self._engine.begin() as conn:
-                yield conn
+            with self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+                with conn.begin():
+                    yield conn
         except SQLAlchemyError as exc:
             msg = f"decision store {self.url}: {what} failed: {self._describe(exc)}"
             raise StoreError(msg, url=self.url) from exc
@@ -480,7 +1151,7 @@ class DecisionStore:
             "n_cases": int(n_cases),
             "software_version": software_version,
         }
-        with self._begin(f"recording run {run_id}") as conn:
+        with self._begin(f"recording run {run_id}", write=True) as conn:
             conn.execute(_runs.insert(), [row])
         return run_id
 
@@ -551,7 +1222,7 @@ class DecisionStore:
                 strict=True,
             )
         ]
-        with self._begin(f"recording {n} decisions of run {run_id}") as conn:
+        with self._begin(f"recording {n} decisions of run {run_id}", write=True) as conn:
             if rows:
                 conn.execute(_decisions.insert(), rows)
         return n
@@ -581,7 +1252,7 @@ class DecisionStore:
             }
             for r in manifest.to_dict("records")
         ]
-        with self._begin(f"recording {len(rows)} letters of run {run_id}") as conn:
+        with self._begin(f"recording {len(rows)} letters of run {run_id}", write=True) as conn:
             if rows:
                 conn.execute(_letters.insert(), rows)
         return len(rows)
@@ -616,7 +1287,9 @@ class DecisionStore:
         the store is skipped, as is a repeat of the same pair later in ``events`` (the
         first is kept), so recording the same events twice inserts nothing the second
         time. The database's primary key guarantees a level is never issued twice for an
-        invoice, also with several writers.
+        invoice, also with several writers. Every row inserted gets a ``letter_issued``
+        event in the audit trail (``subject`` the invoice, ``at`` the ``issued_at``, the
+        other columns in the payload) in the same transaction: both are written or neither.
 
         Parameters
         ----------
@@ -693,8 +1366,14 @@ class DecisionStore:
             row.update(run_id=run_ids[i], issued_at=stamp, approved_by=approvers[i])
             rows.append(row)
         rows = _first_per_key(rows, ("invoice_id", "level"))
-        with self._begin(f"recording {len(rows)} issued letters") as conn:
-            inserted = _insert_new(conn, _issued, rows)
+        try:
+            audit = {(r["invoice_id"], r["level"]): _issued_event(r) for r in rows}
+        except (TypeError, ValueError) as exc:
+            raise self._fail(method, f"{exc}. Nothing was recorded.") from exc
+        with self._begin(f"recording {len(rows)} issued letters", write=True) as conn:
+            _lock_audit(conn)  # before the rows: every audited writer locks in the same order
+            keys = set(_insert_new(conn, _issued, rows))
+            inserted = _append_events(conn, [e for key, e in audit.items() if key in keys])
         if inserted < n:
             logger.info("record_issued: %d of %d rows were already recorded", n - inserted, n)
         return inserted
@@ -752,7 +1431,9 @@ class DecisionStore:
         """Append clerks' review decisions; a review already recorded is skipped.
 
         Reviews are never updated or deleted: a later decision on the same case supersedes
-        an earlier one when read (see :meth:`reviews`).
+        an earlier one when read (see :meth:`reviews`). Every review inserted gets a
+        ``review_decision`` event in the audit trail (``subject`` the case, ``at`` the
+        ``decided_at``, the other columns in the payload), in the same transaction.
 
         Parameters
         ----------
@@ -822,8 +1503,14 @@ class DecisionStore:
                 raise self._fail(method, msg) from exc
             rows.append(row)
         rows = _first_per_key(rows, ("review_id",))
-        with self._begin(f"recording {len(rows)} reviews") as conn:
-            return _insert_new(conn, _reviews, rows)
+        try:
+            audit = {r["review_id"]: _review_event(r) for r in rows}
+        except (TypeError, ValueError) as exc:
+            raise self._fail(method, f"{exc}. Nothing was recorded.") from exc
+        with self._begin(f"recording {len(rows)} reviews", write=True) as conn:
+            _lock_audit(conn)
+            keys = {key for (key,) in _insert_new(conn, _reviews, rows)}
+            return _append_events(conn, [e for key, e in audit.items() if key in keys])
 
     @staticmethod
     def _review_row(
@@ -984,3 +1671,217 @@ class DecisionStore:
             .where(_letters.c.run_id == run_id)
             .order_by(_letters.c.case_id, _letters.c.format),
         )
+
+    # --- the audit trail ----------------------------------------------------------------------
+
+    def record_events(self, events: Sequence[Mapping[str, Any]]) -> int:
+        """Append events to the audit trail, all in one transaction.
+
+        Each event gets the next ``seq`` and its hashes from the last event stored, read
+        in the same transaction while the store's other writers wait (SQLite ``BEGIN
+        IMMEDIATE``, a PostgreSQL advisory lock), so processes appending at the same time
+        make one unbroken chain, each call's events in one piece.
+
+        Parameters
+        ----------
+        events : sequence of mappings
+            Each with ``kind`` (required; one of :data:`AUDIT_KINDS` or another name of
+            lower-case letters, digits and ``_``), and optionally ``run_id`` (text, at most
+            64 characters), ``subject`` (the case or invoice id, at most 128), ``payload``
+            (a mapping of text, numbers, ``Decimal`` amounts, dates, timezone-aware times,
+            lists and mappings; stored as canonical JSON with amounts as decimal strings)
+            and ``at`` (timezone-aware; default now, UTC).
+
+        Returns
+        -------
+        int
+            Number of events appended.
+
+        Raises
+        ------
+        StoreError
+            If an event is invalid (it is named; nothing is recorded then) or the write
+            fails.
+
+        Examples
+        --------
+        >>> with DecisionStore("sqlite://") as store:
+        ...     store.record_events([
+        ...         {"kind": "run_started", "run_id": "R1",
+        ...          "at": datetime(2026, 11, 23, 6, 0, tzinfo=UTC)},
+        ...         {"kind": "case_proposed", "run_id": "R1", "subject": "C1",
+        ...          "payload": {"level": 2, "open_amount": Decimal("1234.56")}}])
+        ...     trail = store.audit_events()
+        2
+        >>> trail[["seq", "kind", "subject"]]
+           seq           kind subject
+        0    1    run_started     NaN
+        1    2  case_proposed      C1
+        >>> trail.loc[1, "payload"]
+        '{"level":2,"open_amount":"1234.56"}'
+        >>> trail.loc[1, "prev_hash"] == trail.loc[0, "chain_hash"]
+        True
+        """
+        method = "record_events"
+        if isinstance(events, Mapping | str) or not isinstance(events, Iterable):
+            msg = "give a sequence of events (mappings), e.g. [{'kind': 'run_started'}]."
+            raise self._fail(method, msg)
+        now = datetime.now(UTC)
+        checked: list[_Event] = []
+        for i, values in enumerate(events):
+            if not isinstance(values, Mapping):
+                msg = (
+                    f"event {i} is a {type(values).__name__}, not a mapping. Nothing was recorded."
+                )
+                raise self._fail(method, msg)
+            try:
+                checked.append(_audit_event(values, now))
+            except (TypeError, ValueError) as exc:
+                kind = values.get("kind")
+                msg = f"event {i} (kind {kind!r}): {exc}. Nothing was recorded."
+                raise self._fail(method, msg) from exc
+        if not checked:
+            return 0
+        with self._begin(f"recording {len(checked)} audit events", write=True) as conn:
+            return _append_events(conn, checked)
+
+    def audit_events(
+        self, *, run_id: str | None = None, subject: str | None = None, kind: str | None = None
+    ) -> pd.DataFrame:
+        """The audit trail (or the events of one run, subject or kind), in ``seq`` order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of ``audit_events``: ``seq`` (int64), ``at``
+            (``datetime64[ns, UTC]``), ``kind``, ``run_id``, ``subject`` (missing,
+            ``NaN``, when ``NULL``), ``payload`` (the canonical JSON text),
+            ``content_hash``, ``prev_hash`` and ``chain_hash``.
+
+        Examples
+        --------
+        See :meth:`record_events`.
+        """
+        statement = select(_audit).order_by(_audit.c.seq)
+        for column, value in (("run_id", run_id), ("subject", subject), ("kind", kind)):
+            if value is not None:
+                statement = statement.where(_audit.c[column] == value)
+        frame = self._read("reading the audit trail", statement)
+        frame["seq"] = frame["seq"].astype("int64")
+        frame["at"] = pd.to_datetime(frame["at"], utc=True).astype("datetime64[ns, UTC]")
+        for column in ("kind", "run_id", "subject", "payload", "content_hash", "prev_hash",
+                       "chain_hash"):  # fmt: skip
+            frame[column] = frame[column].astype("str")
+        return frame
+
+    def _stream_audit(self, conn: Connection) -> Iterator[tuple[Any, ...]]:
+        """The stored events, in ``seq`` order, ``at`` as the trail's UTC text.
+
+        Yields ``("unreadable", problem)`` for an event whose ``at`` is not a time (only
+        possible after tampering), so the walk can report it instead of failing.
+        """
+        at: ColumnElement[Any] = _audit.c.at
+        if conn.dialect.name == "sqlite":  # the raw text: a garbled value must not raise
+            at = type_coerce(_audit.c.at, String()).label("at")
+        columns = [at if c.name == "at" else c for c in _audit.columns]
+        statement = select(*columns).order_by(_audit.c.seq)
+        result = conn.execute(statement.execution_options(yield_per=_AUDIT_CHUNK))
+        for row in result:
+            try:
+                stamp = _utc_text(_db_time(row[1]))
+            except (TypeError, ValueError) as exc:
+                yield ("unreadable", f"at is {row[1]!r}, not a time ({exc})")
+                continue
+            yield (row[0], stamp, *row[2:])
+
+    def verify_audit(self, *, anchor: tuple[int, str] | None = None) -> AuditVerification:
+        """Re-check the whole audit trail's hash chain in the database.
+
+        Every event's ``content_hash`` is recomputed from its fields, its ``prev_hash``
+        compared with the ``chain_hash`` before it and its ``chain_hash`` recomputed; the
+        ``seq`` must run 1, 2, 3, … without gaps. A changed, deleted, inserted or
+        reordered event breaks the chain there, unless whoever changed it rewrote every
+        event after it as well: ``anchor``, an ``(events, head)`` pair kept outside the
+        database (on paper, in the run report, in a mail), catches that, and events
+        deleted at the end.
+
+        Parameters
+        ----------
+        anchor : tuple of (int, str), optional
+            ``(seq, chain_hash)`` from an earlier check (:attr:`AuditVerification.anchor`).
+
+        Returns
+        -------
+        AuditVerification
+
+        Raises
+        ------
+        StoreError
+            If ``anchor`` is malformed or the trail cannot be read.
+
+        Examples
+        --------
+        >>> with DecisionStore("sqlite://") as store:
+        ...     _ = store.record_events([{"kind": "run_started", "run_id": "R1"}])
+        ...     before = store.verify_audit()
+        ...     _ = store.record_events([{"kind": "run_finished", "run_id": "R1"}])
+        ...     after = store.verify_audit(anchor=before.anchor)
+        >>> after.ok, after.events
+        (True, 2)
+        """
+        method = "verify_audit"
+        try:
+            checked = _valid_anchor(anchor)
+        except ValueError as exc:
+            raise self._fail(method, f"{exc}.") from exc
+        walk = _Walk(checked)
+        with self._begin("verifying the audit trail") as conn:
+            for fields in self._stream_audit(conn):
+                if fields[0] == "unreadable":
+                    walk.unreadable(fields[1])
+                else:
+                    walk.add(*fields)
+        return walk.result()
+
+    def export_audit(self, path: str | os.PathLike[str]) -> int:
+        """Write the audit trail to a JSON Lines file, one event per line in ``seq`` order.
+
+        Each line is a JSON object with the fields ``seq, at, kind, run_id, subject,
+        payload`` (the canonical JSON text, as a string), ``content_hash, prev_hash,
+        chain_hash``, exactly as stored, so that :func:`verify_audit_file` (or a few lines
+        of any language, see ``docs/audit.md``) re-checks it without the database. The file
+        is written next to its final name and then renamed: a reader never sees half of it.
+
+        Returns
+        -------
+        int
+            Number of events written.
+
+        Examples
+        --------
+        See :func:`verify_audit_file`.
+        """
+        method = "export_audit"
+        file = Path(path)
+        partial = file.with_name(f".{file.name}.partial")
+        count = 0
+        try:
+            with (
+                self._begin("exporting the audit trail") as conn,
+                partial.open("w", encoding="utf-8", newline="\n") as out,
+            ):
+                for fields in self._stream_audit(conn):
+                    if fields[0] == "unreadable":
+                        msg = f"event {count + 1}: {fields[1]}; see verify_audit()."
+                        raise self._fail(method, msg)
+                    record = dict(zip(_AUDIT_COLUMNS, fields, strict=True))
+                    out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+                    out.write("\n")
+                    count += 1
+            partial.replace(file)
+        except OSError as exc:
+            msg = f"cannot write {file}: {exc.strerror or exc}. Check that the folder exists."
+            raise self._fail(method, msg) from exc
+        finally:
+            partial.unlink(missing_ok=True)
+        return count

@@ -25,6 +25,8 @@ MODULES = [
     "dunning.workflow",
     "dunning.whatif",
     "dunning.letters",
+    "dunning.messages",
+    "dunning._pdfua",
     "dunning.store",
     "dunning.pipeline",
     "dunning.cli",
@@ -41,6 +43,9 @@ MODULES = [
     "explain",
     "explain.attributions",
     "explain.reasons",
+    "explain.fairness",
+    "explain.counterfactual",
+    "explain.report",
 ]
 
 # Third-party libraries may change global state when imported (scikit-learn sets KMP_*

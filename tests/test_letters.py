@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import re
 from datetime import date
 from decimal import Decimal
@@ -15,10 +16,20 @@ import pytest
 import segno
 import segno.helpers
 from babel.numbers import parse_decimal
+from weasyprint.text.fonts import FontConfiguration
 
+from dunning import letters
 from dunning._assets import AssetURLFetcher, templates_dir
 from dunning.errors import RenderError
-from dunning.letters import Creditor, render_html, render_letters, render_pdf
+from dunning.letters import (
+    FORMATS,
+    PRINT_STREAM_COLUMNS,
+    Creditor,
+    print_stream,
+    render_html,
+    render_letters,
+    render_pdf,
+)
 from dunning.policy import Policy
 
 AS_OF = date(2026, 11, 23)
@@ -548,10 +559,10 @@ HELP_SECTION = {
     "de": [
         '<section aria-labelledby="h-help" class="help-line">',
         '<h2 id="h-help">Hilfe bei Zahlungsschwierigkeiten</h2>',
-        "<p>Wenn Sie gerade nicht zahlen können, sprechen Sie bitte mit uns: Wir suchen "
-        "gemeinsam eine Lösung, zum Beispiel eine Ratenzahlung. Kostenlose, unabhängige Hilfe "
-        "bieten auch die Schuldnerberatungsstellen der Verbraucherzentralen, Kommunen und "
-        "Wohlfahrtsverbände.</p>",
+        "<p>Sie können gerade nicht zahlen? Dann sprechen Sie bitte mit uns. Wir suchen "
+        "gemeinsam eine Lösung, zum Beispiel eine Ratenzahlung. Kostenlose und unabhängige "
+        "Hilfe gibt es auch bei einer Schuldnerberatung, etwa bei der Verbraucherzentrale "
+        "oder bei Ihrer Stadt.</p>",
         "<p>Sie erreichen uns unter Telefon +49 30 1234567-0 und per E-Mail an "
         "forderungen@musterfirma.example.</p>",
     ],
@@ -761,8 +772,8 @@ def test_pdf_shows_tone_sentence_and_help_line(tmp_path: Path) -> None:
         "2. Mahnung: Bitte denken Sie an die Zahlung",
         "sicher ist Ihnen entgangen, dass die folgenden Rechnungen noch offen sind.",
         "Hilfe bei Zahlungsschwierigkeiten",
-        "Kostenlose, unabhängige Hilfe bieten auch die Schuldnerberatungsstellen der "
-        "Verbraucherzentralen, Kommunen und Wohlfahrtsverbände.",
+        "Kostenlose und unabhängige Hilfe gibt es auch bei einer Schuldnerberatung, etwa bei "
+        "der Verbraucherzentrale oder bei Ihrer Stadt.",
         "Sie erreichen uns unter Telefon +49 30 1234567-0",
         "Mahngebühren aus früheren Schreiben 2,50 €",
         "Zu zahlender Betrag 1.245,79 €",
@@ -791,3 +802,323 @@ def test_every_tone_renders_a_clean_pdf(lang: str, tone: str, help_line: bool) -
     pdf, pages = render_pdf(html, case_id="C20261123-aaaaaaaaaa")
     assert pdf[:5] == b"%PDF-"
     assert 1 <= pages <= 2
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def _batch(invoices_per_case: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cases C20261123-000000000<i> with the given numbers of 1.00 € invoices each.
+
+    One invoice gives a one-page letter, 20 a two-page and 60 a three-page letter.
+    """
+    cases, decisions = [], []
+    for i, k in enumerate(invoices_per_case):
+        cid = f"C20261123-{i:010d}"
+        case = _cases().iloc[i % 2].to_dict()
+        case.update(case_id=cid, customer_id=f"K-{i}", total=Decimal(k), n_invoices=k)
+        case.update(level=1 + i % 4, offer="none")
+        cases.append(case)
+        decisions.extend(
+            {
+                "case_id": cid,
+                "invoice_id": f"R-{i}-{j:03d}",
+                "issue_date": pd.Timestamp("2026-10-01"),
+                "due_date": pd.Timestamp("2026-11-01"),
+                "days_overdue": 22,
+                "open_amount": Decimal("1.00"),
+                "currency": "EUR",
+            }
+            for j in range(k)
+        )
+    return pd.DataFrame(cases), pd.DataFrame(decisions)
+
+
+def _batch_reasons(decisions: pd.DataFrame) -> pd.DataFrame:
+    first = decisions.drop_duplicates("case_id")["invoice_id"]
+    return pd.DataFrame(
+        {
+            "invoice_id": [*first, *first],
+            "lang": ["de"] * len(first) + ["en"] * len(first),
+            "code": "LATE_12M",
+            "contribution": 0.5,
+            "text": [
+                *["Sie haben 3 Rechnungen verspätet bezahlt."] * len(first),
+                *["You paid 3 invoices late."] * len(first),
+            ],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
+    """Six letters of 1 to 3 pages, rendered with 1, 2 and 3 workers (cases in any order)."""
+    cases, decisions = _batch([1, 20, 1, 60, 1, 1])
+    reasons = _batch_reasons(decisions)
+    out = {}
+    runs = [(1, [0, 1, 2, 3, 4, 5], None), (2, [5, 3, 1, 0, 2, 4], 1), (3, [4, 2, 0, 5, 1, 3], 2)]
+    for workers, order, size in runs:
+        folder = tmp_path_factory.mktemp(f"workers{workers}")
+        out[f"workers{workers}"] = render_letters(
+            cases.iloc[order],
+            decisions,
+            reasons,
+            folder,
+            creditor=Creditor.demo(),
+            as_of=AS_OF,
+            workers=workers,
+            chunk_size=size,
+        )
+    return out
+
+
+def test_workers_write_byte_identical_letters_and_manifests(
+    batch: dict[str, pd.DataFrame],
+) -> None:
+    """1, 2 and 3 processes (cases shuffled) give the same files and the same sorted manifest.
+
+    WeasyPrint's PDFs are deterministic here: creation and modification date come from the
+    letter date (``dcterms.created``), PDF/UA-1 writes no file identifier and the font
+    subset names are hashes of the fonts.
+    """
+    one = batch["workers1"]
+    ids = [f"C20261123-{i:010d}" for i in range(6)]
+    assert one[["case_id", "format"]].values.tolist() == [
+        [cid, fmt] for cid in ids for fmt in ("html", "pdf")
+    ]
+    assert one["pages"].tolist() == [1, 1, 2, 2, 1, 1, 3, 3, 1, 1, 1, 1]
+    for name in ("workers2", "workers3"):
+        other = batch[name]
+        assert other.drop(columns="path").equals(one.drop(columns="path"))
+        assert [Path(p).name for p in other["path"]] == [Path(p).name for p in one["path"]]
+        for mine, theirs in zip(one["path"], other["path"], strict=True):
+            assert Path(mine).read_bytes() == Path(theirs).read_bytes()
+            assert sorted(p.name for p in Path(theirs).parent.iterdir()) == sorted(
+                Path(p).name for p in other["path"]
+            )
+    with pikepdf.open(one.loc[1, "path"]) as pdf:
+        assert str(pdf.docinfo["/CreationDate"]).startswith("D:20261123")
+        assert str(pdf.docinfo["/ModDate"]).startswith("D:20261123")
+        assert "/ID" not in pdf.trailer
+
+
+def test_each_worker_letter_has_its_own_reasons_and_invoices(
+    batch: dict[str, pd.DataFrame],
+) -> None:
+    """Chunks carry the right invoices and reasons: the 3-page letter lists its 60 invoices."""
+    manifest = batch["workers3"].set_index(["case_id", "format"])
+    en = Path(manifest.loc[("C20261123-0000000003", "html"), "path"]).read_text("utf-8")
+    assert en.count("<td>R-3-") == 60
+    assert "R-1-" not in en
+    assert "You paid 3 invoices late." in en
+    assert "verspätet" not in en
+    de = Path(manifest.loc[("C20261123-0000000002", "html"), "path"]).read_text("utf-8")
+    assert de.count("<td>R-2-") == 1
+    assert "Sie haben 3 Rechnungen verspätet bezahlt." in de
+    assert "You paid" not in de
+
+
+def test_pre_parsed_stylesheet_gives_the_same_pdf(batch: dict[str, pd.DataFrame]) -> None:
+    """The renderer parses letter.css once and drops the inline copy: same bytes as inline."""
+    html = Path(batch["workers1"].loc[6, "path"]).read_text(encoding="utf-8")
+    renderer = letters._Renderer.create()
+    stripped, sheets = renderer._without_own_style(html)
+    assert len(sheets) == 1
+    assert "<style>" not in stripped
+    assert "@page" in html
+    assert "@page" not in stripped
+    inline = letters._Renderer(letters._environment(), AssetURLFetcher(), FontConfiguration())
+    assert inline._without_own_style(html) == (html, [])
+    assert renderer.pdf(html, "C1") == inline.pdf(html, "C1")
+    assert renderer.pdf(html, "C1")[1] == 3
+
+
+def _unstructured_content(path: Path) -> list[tuple[int, str]]:
+    """Text, images and shadings outside marked content, and MCIDs the structure tree misses.
+
+    The check for WeasyPrint's margin-box defect (Kozea/WeasyPrint#1836): text in ``@page``
+    margin boxes gets an MCID whose structure element hangs below the document element
+    without being one of its kids, so no reader reaches it from the StructTreeRoot.
+    """
+    problems: list[tuple[int, str]] = []
+    with pikepdf.open(path) as pdf:
+        tree = pdf.Root.StructTreeRoot
+        reachable, todo = set(), [tree]
+        while todo:
+            kids = todo.pop().get("/K")
+            for kid in kids if isinstance(kids, pikepdf.Array) else [kids]:
+                new = isinstance(kid, pikepdf.Dictionary) and "/S" in kid
+                if new and kid.objgen not in reachable:
+                    reachable.add(kid.objgen)
+                    todo.append(kid)
+        nums = tree.ParentTree.Nums
+        parents = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
+        for number, page in enumerate(pdf.pages, start=1):
+            stack: list[bool] = []
+            mcids = set()
+            for operands, operator in pikepdf.parse_content_stream(page):
+                op = str(operator)
+                if op in {"BDC", "BMC"}:
+                    props = operands[1] if op == "BDC" else None
+                    has_mcid = isinstance(props, pikepdf.Dictionary) and "/MCID" in props
+                    if has_mcid:
+                        mcids.add(int(props["/MCID"]))
+                    stack.append(has_mcid or str(operands[0]) == "/Artifact")
+                elif op == "EMC":
+                    stack.pop()
+                elif op in {"Tj", "TJ", "'", '"', "Do", "sh"} and not any(stack):
+                    problems.append((number, op))
+            elements = parents.get(int(page.obj.get("/StructParents", -1)), pikepdf.Array())
+            problems.extend(
+                (number, f"MCID {mcid}")
+                for mcid in sorted(mcids)
+                if mcid >= len(elements) or elements[mcid].objgen not in reachable
+            )
+    return problems
+
+
+def test_letters_have_no_content_outside_the_structure_tree(
+    batch: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    """Every page of every letter (also pages 2 and 3) is fully tagged: no margin-box text.
+
+    The same check finds WeasyPrint's defect in a page number printed in a margin box.
+    """
+    for path in batch["workers2"].loc[lambda m: m["format"] == "pdf", "path"]:
+        assert _unstructured_content(Path(path)) == [], path
+    margin = (
+        '<html lang="de"><head><title>t</title><style>@page { @bottom-center '
+        '{ content: "Seite " counter(page) } }</style></head><body><p>Hallo</p></body></html>'
+    )
+    pdf, _ = render_pdf(margin)
+    (tmp_path / "margin.pdf").write_bytes(pdf)
+    assert _unstructured_content(tmp_path / "margin.pdf") == [(1, "MCID 1")]
+
+
+def test_failing_letter_in_a_worker_is_a_render_error_naming_the_case(tmp_path: Path) -> None:
+    """A letter whose amount_due does not add up fails the batch in a pool process too."""
+    cases, decisions = _batch([1, 1, 1, 1])
+    cases.loc[0, "amount_due"] = Decimal("5.00")
+    with pytest.raises(RenderError, match="case C20261123-0000000000: the letter's items") as info:
+        render_letters(cases, decisions, pd.DataFrame(), tmp_path, creditor=Creditor.demo(),
+                       as_of=AS_OF, workers=2, chunk_size=1)  # fmt: skip
+    assert info.value.case_id == "C20261123-0000000000"
+    assert not (tmp_path / "C20261123-0000000000.html").exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_stopped_chunk_writes_nothing(tmp_path: Path) -> None:
+    """Once another worker has failed (the stop event is set), a chunk renders no letter."""
+    cases, decisions = _batch([1, 1])
+    job = letters._Job(tmp_path, Creditor.demo(), AS_OF, FORMATS, None)
+    stop = multiprocessing.get_context("spawn").Event()
+    stop.set()
+    rows = letters._render_chunk(
+        letters._Renderer.create(), job, cases, decisions, pd.DataFrame(), stop=stop
+    )
+    assert rows == []
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("workers", "chunk_size", "message"),
+    [
+        (0, None, "workers must be a whole number of at least 1; got 0"),
+        (1.5, None, "workers must be a whole number of at least 1; got 1.5"),
+        (2, 0, "chunk_size must be at least 1 or None; got 0"),
+    ],
+)
+def test_bad_workers_or_chunk_size_are_refused(
+    tmp_path: Path, workers: object, chunk_size: object, message: str
+) -> None:
+    """workers must be a whole number >= 1 and chunk_size one >= 1 (or None)."""
+    cases, decisions = _batch([1])
+    with pytest.raises(RenderError, match=re.escape(message)):
+        render_letters(
+            cases,
+            decisions,
+            pd.DataFrame(),
+            tmp_path,
+            creditor=Creditor.demo(),
+            as_of=AS_OF,
+            workers=workers,
+            chunk_size=chunk_size,
+        )
+
+
+def test_repeated_case_ids_are_refused(tmp_path: Path) -> None:
+    """Two cases with one id would overwrite each other's files."""
+    cases, decisions = _batch([1, 1])
+    cases.loc[1, "case_id"] = cases.loc[0, "case_id"]
+    with pytest.raises(RenderError, match=r"case ids must be unique .*C20261123-0000000000"):
+        render_letters(cases, decisions, pd.DataFrame(), tmp_path, creditor=Creditor.demo(),
+                       as_of=AS_OF)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- print stream
+
+
+def _page_text(pdf: pypdf.PdfReader, number: int) -> str:
+    return " ".join(pdf.pages[number - 1].extract_text().split())
+
+
+def test_print_stream_starts_every_letter_on_an_odd_page(
+    batch: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    """Duplex: letters of 1, 2, 1, 3, 1, 1 pages at 1, 3-4, 5, 7-9, 11, 13; blanks after odd."""
+    manifest = batch["workers1"]
+    ranges = print_stream(manifest, tmp_path / "stream.pdf")
+    assert list(ranges.columns) == list(PRINT_STREAM_COLUMNS)
+    assert ranges.values.tolist() == [
+        ["C20261123-0000000000", 1, 1, 1, 1],
+        ["C20261123-0000000001", 3, 4, 2, 1],
+        ["C20261123-0000000002", 5, 5, 1, 1],
+        ["C20261123-0000000003", 7, 9, 3, 2],
+        ["C20261123-0000000004", 11, 11, 1, 1],
+        ["C20261123-0000000005", 13, 13, 1, 1],
+    ]
+    reader = pypdf.PdfReader(tmp_path / "stream.pdf")
+    assert len(reader.pages) == 14 == 2 * ranges["sheets"].sum()
+    for blank in (2, 6, 10, 12, 14):
+        assert _page_text(reader, blank) == ""
+        assert [float(v) for v in reader.pages[blank - 1].mediabox] == pytest.approx(
+            [0, 0, 595.28, 841.89], abs=0.01
+        )
+    for row in ranges.itertuples():
+        letter = pypdf.PdfReader(manifest.set_index(["case_id", "format"]).loc[
+            (row.case_id, "pdf"), "path"])  # fmt: skip
+        for page in range(row.pages):
+            assert _page_text(reader, row.first_page + page) == _page_text(letter, page + 1)
+    with pikepdf.open(tmp_path / "stream.pdf") as stream:
+        assert "/StructTreeRoot" not in stream.Root
+        assert "/Metadata" not in stream.Root  # claims no PDF/UA conformance
+        assert not any("/StructParents" in page.obj for page in stream.pages)
+
+
+def test_print_stream_simplex_paths_and_determinism(
+    batch: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    """Simplex: no blank pages; paths work like the manifest; the same input, the same bytes."""
+    paths = batch["workers2"].loc[lambda m: m["format"] == "pdf", "path"].tolist()
+    ranges = print_stream(paths[:4], tmp_path / "a.pdf", duplex=False)
+    assert ranges[["first_page", "last_page", "pages", "sheets"]].values.tolist() == [
+        [1, 1, 1, 1], [2, 3, 2, 2], [4, 4, 1, 1], [5, 7, 3, 3],
+    ]  # fmt: skip
+    assert ranges["case_id"].tolist() == [Path(p).stem for p in paths[:4]]
+    print_stream(paths[:4], tmp_path / "b.pdf", duplex=False)
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+    assert len(pypdf.PdfReader(tmp_path / "a.pdf").pages) == 7
+
+
+def test_print_stream_refuses_changed_letters_and_empty_input(
+    batch: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    """A letter whose sha256 differs from the manifest, or no PDF at all, is a RenderError."""
+    manifest = batch["workers1"].copy()
+    manifest.loc[3, "sha256"] = "0" * 64
+    with pytest.raises(RenderError, match=r"case C20261123-0000000001: .* differs from the "):
+        print_stream(manifest, tmp_path / "s.pdf")
+    assert not (tmp_path / "s.pdf").exists()
+    with pytest.raises(RenderError, match="no PDF letters given"):
+        print_stream(batch["workers1"].loc[lambda m: m["format"] == "html"], tmp_path / "s.pdf")
+    assert list(tmp_path.iterdir()) == []

@@ -50,8 +50,39 @@ def test_run_writes_the_output_layout(demo_run: RunResult) -> None:
     assert model_files == ["calibrator.json", "metadata.json", "model.txt"]
     assert (out / "reports" / "model_card.html").is_file()
     assert (out / "review_queue.csv").is_file()
-    # letters + model bundle + model card + decisions.csv, review queue, run report, store
-    assert demo_run.counts["files_written"] == len(expected) + len(model_files) + 1 + 4
+    emails = sorted(p.name for p in (out / "messages").glob("*.eml"))
+    with_address = demo_run.cases.loc[demo_run.cases["email"].fillna("").str.contains("@")]
+    assert emails == sorted(f"{c}.eml" for c in with_address["case_id"])
+    sms = pd.read_csv(out / "messages" / "sms.csv")
+    assert sorted(sms["case_id"]) == sorted(demo_run.cases["case_id"])
+    routed = demo_run.cases.loc[demo_run.cases["needs_review"], "case_id"]
+    reports = sorted(p.name for p in (out / "reports" / "cases").iterdir())
+    assert reports == sorted(f"case-{c}.{f}" for c in routed for f in ("html", "pdf"))
+    assert (out / "reports" / "portfolio.html").is_file()
+    # letters + model bundle + model card + decisions.csv, review queue, run report, store,
+    # e-mails + sms.csv, case reports + portfolio report
+    assert demo_run.counts["files_written"] == (
+        len(expected) + len(model_files) + 1 + 4 + len(emails) + 1 + len(reports) + 1
+    )
+
+
+def test_run_leaves_an_intact_audit_chain(demo_run: RunResult) -> None:
+    """run_started, one case_proposed per case, letter_issued per issued row, run_finished."""
+    with DecisionStore(sqlite_url(demo_run.paths["store"])) as store:
+        check = store.verify_audit()
+        events = store.audit_events(run_id=demo_run.run_id)
+        issued = store.issued()
+    assert check.ok, check.reason
+    kinds = events["kind"].tolist()
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert kinds.count("case_proposed") == len(demo_run.cases)
+    # letter_issued events carry no run id: count them over the whole (fresh) store.
+    with DecisionStore(sqlite_url(demo_run.paths["store"])) as store:
+        all_events = store.audit_events()
+    assert len(issued) > 0
+    assert issued["case_id"].nunique() == demo_run.counts["issued_cases"]
+    assert (all_events["kind"] == "letter_issued").sum() == len(issued)
+    assert check.events == len(all_events)
     assert demo_run.drift is not None
     assert set(demo_run.drift.columns) >= {"feature", "psi", "status"}
     assert demo_run.counts["cases"] == len(demo_run.cases)

@@ -102,7 +102,9 @@ def test_store_url_fixture_gives_each_backend_an_empty_database(store_url: str) 
     assert _tables(store_url) == set()
     with DecisionStore(store_url):
         pass
-    assert _tables(store_url) == {"runs", "decisions", "letters", "issued", "reviews"}
+    assert _tables(store_url) == {
+        "runs", "decisions", "letters", "issued", "reviews", "audit_events", "alembic_version",
+    }  # fmt: skip
 
 
 def test_round_trip_is_exact(store_url: str) -> None:
@@ -620,12 +622,16 @@ def test_database_refuses_an_unknown_review_action(store_url: str) -> None:
 
 
 def test_existing_store_gains_the_new_tables(store_url: str) -> None:
-    """Opening a store made before ``issued`` and ``reviews`` existed adds them, keeping data."""
+    """Opening a store made before ``issued`` and ``reviews`` existed adds them, keeping data.
+
+    Such a store has neither the later tables nor Alembic's ``alembic_version`` (see
+    tests/test_audit.py for the migrations themselves).
+    """
     with DecisionStore(store_url) as store:
         store.record_run(as_of=AS_OF, portfolio_hash="h", n_cases=0, run_id="R1")
     with _sql(store_url) as conn:
-        conn.execute(text("DROP TABLE issued"))
-        conn.execute(text("DROP TABLE reviews"))
+        for table in ("issued", "reviews", "audit_events", "alembic_version"):
+            conn.execute(text(f"DROP TABLE {table}"))
     with DecisionStore(store_url) as store:
         assert store.runs()["run_id"].tolist() == ["R1"]
         assert store.record_issued(_events(), issued_at=ISSUED_AT) == 3

@@ -56,6 +56,13 @@ def test_wheel_ships_packages_templates_and_data(wheel: Path) -> None:
         "dunning/datasets/data/industry_outlook.csv",
         "explain/catalogues/de.toml",
         "explain/catalogues/en.toml",
+        "dunning/templates/letters/email.txt.j2",
+        "dunning/templates/letters/sms.txt.j2",
+        "dunning/templates/reports/case.html.j2",
+        "dunning/templates/reports/portfolio.html.j2",
+        "dunning/templates/reports/report_labels.toml",
+        "dunning/migrations/env.py",
+        "dunning/migrations/versions/v0001_initial_schema.py",
     ]:
         assert required in names, f"{required} missing from {wheel.name}"
     assert not any(name.startswith("tests/") for name in names)
