@@ -508,7 +508,7 @@ def _write_reviewer_reports(
     policy: Policy,
     customers: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Case reports for the cases routed to review, and the portfolio report."""
+    """HTML case reports for the cases routed to review, and the portfolio report."""
     lang = _report_lang(policy)
     cases = proposal.cases
     routed = cases.loc[cases["needs_review"].to_numpy(bool)]
@@ -561,6 +561,9 @@ def _write_reviewer_reports(
         data_quality=_data_quality_notes(proposal, features, anomalies, policy, lang),
         counterfactuals=hints,
         drift_warning=warning,
+        # HTML only: a case report PDF costs about a second (four to five pages with the
+        # charts); write_case_reports(formats=("html", "pdf")) makes them on request.
+        formats=("html",),
         lang=lang,
         as_of=proposal.as_of,
     )
@@ -944,7 +947,7 @@ def run(
         ``LoadResult.quality``, shown in the run report; without it the report shows
         the missing rates of the portfolio's optional columns.
     formats : sequence of {"html", "pdf"}
-        Letter formats to write.
+        Letter formats to write (the reviewers' case reports are HTML).
     policy : Policy, optional
         The dunning policy (levels, fees, interest, review rules); default
         ``Policy.default("DE")``.

@@ -57,7 +57,7 @@ def test_run_writes_the_output_layout(demo_run: RunResult) -> None:
     assert sorted(sms["case_id"]) == sorted(demo_run.cases["case_id"])
     routed = demo_run.cases.loc[demo_run.cases["needs_review"], "case_id"]
     reports = sorted(p.name for p in (out / "reports" / "cases").iterdir())
-    assert reports == sorted(f"case-{c}.{f}" for c in routed for f in ("html", "pdf"))
+    assert reports == sorted(f"case-{c}.html" for c in routed)
     assert (out / "reports" / "portfolio.html").is_file()
     # letters + model bundle + model card + decisions.csv, review queue, run report, store,
     # e-mails + sms.csv, case reports + portfolio report

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dunning.datasets import make_portfolio
 from dunning.pipeline import run
+from explain.report import report_pdf
 
 AS_OF = date(2026, 11, 23)
 IMG = Path(__file__).resolve().parents[1] / "img"
@@ -49,8 +50,11 @@ def main() -> None:
             pick = pick if len(pick) else cases.loc[cases["language"] == lang]
             case_id = pick["case_id"].iloc[0]
             _png(result.paths["letters"] / f"{case_id}.pdf", IMG / f"letter-{lang}.png")
-        reports = sorted(Path(result.paths["case_reports"]).glob("case-*.pdf"))
-        _png(reports[0], IMG / "case-report-de.png")
+        # The run writes HTML case reports; the PDF is rendered from the same HTML.
+        report = sorted(Path(result.paths["case_reports"]).glob("case-*.html"))[0]
+        pdf = Path(tmp) / f"{report.stem}.pdf"
+        pdf.write_bytes(report_pdf(report.read_text(encoding="utf-8")))
+        _png(pdf, IMG / "case-report-de.png")
 
 
 if __name__ == "__main__":
