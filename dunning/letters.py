@@ -140,6 +140,7 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
 from dunning._assets import AssetURLFetcher, templates_dir
+from dunning._files import write_atomic as _write_atomic
 from dunning.communication import TONES
 from dunning.errors import RenderError
 from dunning.levels import LEVEL_NAMES
@@ -824,18 +825,6 @@ def render_pdf(html: str, *, case_id: str | None = None) -> tuple[bytes, int]:
     dunning.errors.RenderError: case C1: WeasyPrint reported an error: ... refused to fetch ...
     """
     return _Renderer.create().pdf(html, case_id)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 import textwrap
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -122,6 +121,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 
 from dunning._assets import templates_dir
+from dunning._files import write_atomic as _write_atomic
 from dunning.errors import RenderError
 from dunning.letters import (
     LOCALES,
@@ -558,18 +558,6 @@ def render_email(
     # After the body: set_content and make_mixed move Content-* headers into a subpart.
     msg["Content-Language"] = str(context["html_lang"])
     return msg
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _selected(cases: pd.DataFrame, channel: str | None) -> list[dict[str, Any]]:

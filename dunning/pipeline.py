@@ -49,7 +49,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -65,6 +64,7 @@ import numpy as np
 import pandas as pd
 
 from dunning._assets import templates_dir
+from dunning._files import write_atomic
 from dunning.errors import ModelError
 from dunning.ledger import open_items
 from dunning.letters import FORMATS, Creditor, render_letters
@@ -667,14 +667,7 @@ def _decision_table(
 
 
 def _write_atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text.encode("utf-8"))
 
 
 def _write_decisions(table: pd.DataFrame, path: Path) -> None:

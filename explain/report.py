@@ -74,7 +74,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -93,6 +92,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
 from dunning._assets import AssetURLFetcher, templates_dir
+from dunning._files import write_atomic as _write_atomic
 from dunning.errors import DataError, PolicyError, RenderError
 from dunning.levels import LEVEL_NAMES
 from dunning.policy import Policy
@@ -1395,18 +1395,6 @@ def report_pdf(html: str, *, title: str | None = None) -> bytes:
 
 
 # --------------------------------------------------------------------------- batch
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_case_reports(

@@ -27,6 +27,7 @@ MODULES = [
     "dunning.letters",
     "dunning.messages",
     "dunning._pdfua",
+    "dunning._files",
     "dunning.store",
     "dunning.pipeline",
     "dunning.cli",
