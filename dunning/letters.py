@@ -11,11 +11,20 @@ Safety
 * Jinja2 autoescaping is on for every template and ``StrictUndefined`` makes a missing
   value an error, so customer data (names, addresses, reason texts) always appears as
   text, never as markup.
+* Every template renders in Jinja2's ``ImmutableSandboxedEnvironment`` (no Python
+  internals, no mutating methods), from a snapshot of the package's ``letters/`` files
+  and, with ``templates=``, a user's folder whose files replace the package's files of
+  the same name (docs/custom-templates.md). Nothing outside that snapshot can be loaded.
 * WeasyPrint fetches only through :class:`dunning._assets.AssetURLFetcher`: files in the
   package's templates folder and ``data:image/png`` / ``data:image/svg+xml`` URIs.
 * Every ERROR record of the ``weasyprint`` logger during a render (an unloadable
   resource, a missing ``alt`` or ``lang`` under PDF/UA) fails the letter with
   :class:`~dunning.errors.RenderError` naming the case.
+
+Content besides the amounts: under an offer, why the customer receives it and which data
+were used (``OFFER_WHY`` in ``_i18n.html.j2``); after the sign-off, the legal texts of the
+policy's jurisdiction for the letter's level, language and segment
+(``templates/letters/legal.toml``; a missing one is a :class:`~dunning.errors.RenderError`).
 
 PDFs are PDF/UA-1 (tagged, ``/Lang`` from ``<html lang>``, title from ``<title>``).
 Files are written atomically: to a temporary file in the target folder, then
@@ -27,7 +36,9 @@ Batches
 never ``fork``), each with one font configuration and the stylesheet parsed once; the
 files are byte-identical whatever the number of workers. :func:`print_stream` puts the
 PDFs into one file for a print and mail house (duplex: every letter on a new sheet) with
-the page range of each letter; that file is not PDF/UA.
+the page range of each letter; that file is not PDF/UA. The manifest records per letter the
+template set's id and sha256 (:func:`template_fingerprint`) and the sha256 of the data it
+was made from.
 
 Tone
 ----
@@ -108,25 +119,31 @@ True
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import json
 import logging
 import multiprocessing
 import multiprocessing.context
 import os
+import re
 import tempfile
 import threading
+import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Protocol, cast
 
 import jinja2
+import jinja2.exceptions
+import jinja2.sandbox
 import numpy as np
 import pandas as pd
 import segno.helpers
@@ -160,6 +177,7 @@ __all__ = [
     "render_html",
     "render_letters",
     "render_pdf",
+    "template_fingerprint",
 ]
 
 logger = logging.getLogger(__name__)
@@ -175,8 +193,20 @@ LOCALES: Mapping[str, str] = {"de": "de_DE", "en": "en_GB"}
 PAYMENT_DAYS = 14
 #: Output formats :func:`render_letters` can write.
 FORMATS: tuple[str, ...] = ("html", "pdf")
-#: Columns of the manifest returned by :func:`render_letters`.
-MANIFEST_COLUMNS: tuple[str, ...] = ("case_id", "format", "path", "sha256", "pages")
+#: Columns of the manifest returned by :func:`render_letters`: the file, its sha256 and page
+#: count, then which template set made it (``template`` id, ``template_sha256`` of the
+#: effective set, see :func:`template_fingerprint`) and from which data (``data_sha256``:
+#: sha256 of the letter's render context as canonical JSON).
+MANIFEST_COLUMNS: tuple[str, ...] = (
+    "case_id",
+    "format",
+    "path",
+    "sha256",
+    "pages",
+    "template",
+    "template_sha256",
+    "data_sha256",
+)
 #: Columns of the page ranges returned by :func:`print_stream`.
 PRINT_STREAM_COLUMNS: tuple[str, ...] = ("case_id", "first_page", "last_page", "pages", "sheets")
 
@@ -272,15 +302,390 @@ class Creditor(BaseModel):
         )
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir()),
+# ----------------------------------------------------------------------------- templates
+
+_LETTERS = "letters"
+_LEGAL = "letters/legal.toml"
+#: A user's templates folder may hold at most this many files and bytes (a guard against
+#: pointing ``templates`` at a home folder by mistake).
+_MAX_USER_FILES = 200
+_MAX_USER_BYTES = 5 * 1024 * 1024
+_SEGMENTS = ("B2C", "B2B")
+#: Placeholders a legal text may use (filled per letter).
+_LEGAL_FIELDS = frozenset({"deadline"})
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass(frozen=True)
+class _LegalTexts:
+    """The legal texts of ``letters/legal.toml``: jurisdiction → level → language.
+
+    ``table[jurisdiction][level]`` maps a language to its paragraphs and may hold an
+    ``escalation`` table (language → paragraphs printed only when the case's escalation is
+    not blocked) and a segment table (``"B2B"`` / ``"B2C"``) with the same keys, which
+    replaces the level's own entries for cases of that segment.
+    """
+
+    source: str
+    table: Mapping[str, Mapping[str, Mapping[str, Any]]]
+
+    @classmethod
+    def parse(cls, text: str, source: str) -> _LegalTexts:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            msg = f"legal texts {source}: not valid TOML: {exc}"
+            raise RenderError(msg, template=_LEGAL) from exc
+        table: dict[str, dict[str, dict[str, Any]]] = {}
+        for jurisdiction, levels in data.items():
+            if not isinstance(levels, dict):
+                continue  # metadata such as checked = "2026-11"
+            if not re.fullmatch(r"[A-Z]{2}", jurisdiction):
+                cls._fail(source, jurisdiction, "is not an ISO 3166-1 alpha-2 jurisdiction code")
+            table[jurisdiction] = {}
+            for level, entry in levels.items():
+                where = f"{jurisdiction}.{level}"
+                if not (level.isdigit() and isinstance(entry, dict)):
+                    cls._fail(source, where, "must be a table named by a level number")
+                table[jurisdiction][level] = cls._entry(source, where, entry, segments=True)
+        return cls(source, table)
+
+    @classmethod
+    def _entry(
+        cls, source: str, where: str, entry: Mapping[str, Any], *, segments: bool
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in entry.items():
+            at = f"{where}.{key}"
+            if key in LOCALES:
+                out[key] = cls._paragraphs(source, at, value)
+            elif key == "escalation" and isinstance(value, dict):
+                unknown = sorted(set(value) - set(LOCALES))
+                if unknown:
+                    cls._fail(source, at, f"has unknown languages {unknown}")
+                out[key] = {
+                    lang: cls._paragraphs(source, f"{at}.{lang}", text)
+                    for lang, text in value.items()
+                }
+            elif segments and key in _SEGMENTS and isinstance(value, dict):
+                out[key] = cls._entry(source, at, value, segments=False)
+            else:
+                expected = [*LOCALES, "escalation", *(_SEGMENTS if segments else ())]
+                cls._fail(source, at, f"is not a known key; expected one of {expected}")
+        return out
+
+    @staticmethod
+    def _paragraphs(source: str, where: str, value: Any) -> tuple[str, ...]:
+        paragraphs = [value] if isinstance(value, str) else value
+        if (
+            not isinstance(paragraphs, list)
+            or not paragraphs
+            or not all(isinstance(p, str) and p.strip() for p in paragraphs)
+        ):
+            _LegalTexts._fail(source, where, "must be a non-empty text or list of texts")
+        for text in paragraphs:
+            unknown = sorted(set(_PLACEHOLDER.findall(text)) - _LEGAL_FIELDS)
+            if unknown:
+                _LegalTexts._fail(
+                    source, where, f"uses unknown placeholders {unknown}; allowed: "
+                    f"{sorted(_LEGAL_FIELDS)}"
+                )  # fmt: skip
+        return tuple(" ".join(p.split()) for p in paragraphs)
+
+    @staticmethod
+    def _fail(source: str, where: str, problem: str) -> None:
+        msg = f"legal texts {source}: [{where}] {problem}."
+        raise RenderError(msg, template=_LEGAL)
+
+    def paragraphs(
+        self,
+        jurisdiction: str,
+        level: int,
+        lang: str,
+        *,
+        segment: str,
+        escalation: bool,
+        values: Mapping[str, str],
+        case_id: str | None,
+    ) -> list[str]:
+        """The paragraphs for one letter; a missing entry is a :class:`RenderError`."""
+        entry = self.table.get(jurisdiction, {}).get(str(level))
+        own = (entry or {}).get(segment, {})
+        text = own.get(lang, (entry or {}).get(lang))
+        if text is None:
+            msg = (
+                f"case {case_id}: no legal text for jurisdiction {jurisdiction}, level "
+                f"{level}, language {lang} (segment {segment}) in {self.source}; add "
+                f'[{jurisdiction}.{level}] {lang} = ["..."].'
+            )
+            raise RenderError(msg, template=_LEGAL, case_id=case_id)
+        out = list(text)
+        more = own.get("escalation", (entry or {}).get("escalation"))
+        if escalation and more is not None:
+            if lang not in more:
+                msg = (
+                    f"case {case_id}: no escalation text for jurisdiction {jurisdiction}, "
+                    f"level {level}, language {lang} (segment {segment}) in {self.source}; "
+                    f'add [{jurisdiction}.{level}.escalation] {lang} = ["..."].'
+                )
+                raise RenderError(msg, template=_LEGAL, case_id=case_id)
+            out.extend(more[lang])
+        return [_PLACEHOLDER.sub(lambda m: values[m.group(1)], p) for p in out]
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_legal(text: str, source: str) -> _LegalTexts:
+    """:meth:`_LegalTexts.parse`, cached by content (parsing takes about 4 ms)."""
+    return _LegalTexts.parse(text, source)
+
+
+class _SnapshotLoader(jinja2.BaseLoader):
+    """Templates from an in-memory snapshot: nothing outside it can ever be loaded.
+
+    ``sources`` maps a template name (``letters/...``) to its text and the file name shown
+    in errors and tracebacks (the package name, or the user's file path).
+    """
+
+    def __init__(self, sources: Mapping[str, tuple[str | None, str]]) -> None:
+        self.sources = sources
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        try:
+            text, filename = self.sources[template]
+        except KeyError:
+            raise jinja2.TemplateNotFound(template) from None
+        if text is None:
+            msg = f"{filename} is not UTF-8 text and cannot be used as a template"
+            raise jinja2.TemplateError(msg)
+        return text, filename, lambda: True
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.sources)
+
+
+def _folder_files(root: Path, *, limit: bool) -> dict[str, Path]:
+    """The regular, non-hidden files under ``root`` by ``/``-separated relative name.
+
+    Links are followed only when they stay inside ``root``; one that leads outside is a
+    :class:`RenderError` (a template set is only what is in its folder).
+    """
+    real_root = root.resolve()
+    files: dict[str, Path] = {}
+    size = 0
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        if not path.resolve().is_relative_to(real_root):
+            msg = (
+                f"templates folder {root}: {relative.as_posix()} links to a file outside "
+                "the folder; copy the file into the folder instead."
+            )
+            raise RenderError(msg, template=str(path))
+        files[relative.as_posix()] = path
+        size += path.stat().st_size
+        if limit and (len(files) > _MAX_USER_FILES or size > _MAX_USER_BYTES):
+            msg = (
+                f"templates folder {root} holds more than {_MAX_USER_FILES} files or "
+                f"{_MAX_USER_BYTES // 2**20} MiB; name a folder with only the letter templates."
+            )
+            raise RenderError(msg, template=str(root))
+    return files
+
+
+@dataclass(frozen=True)
+class _TemplateSet:
+    """The effective letter templates of a render: package files, user overrides on top.
+
+    A snapshot: every file is read once, when the set is made; environments built from it
+    (in this process or a worker) load only these bytes, so ``sha256`` is exactly the
+    template set the letters were rendered with.
+    """
+
+    user: Path | None
+    files: Mapping[str, bytes]
+    filenames: Mapping[str, str]
+    id: str
+    sha256: str
+    legal: _LegalTexts
+
+    @classmethod
+    def load(cls, templates: str | os.PathLike[str] | None = None) -> _TemplateSet:
+        """Read the package's ``letters/`` files and the user's folder over them."""
+        package = templates_dir() / _LETTERS
+        paths = {f"{_LETTERS}/{name}": p for name, p in _folder_files(package, limit=False).items()}
+        filenames = {name: name for name in paths}
+        user = None
+        if templates is not None:
+            user = Path(templates).expanduser().absolute()
+            if not user.is_dir():
+                msg = f"templates folder {user} does not exist or is not a folder."
+                raise RenderError(msg, template=str(user))
+            own = _folder_files(user, limit=True)
+            if not own:
+                msg = (
+                    f"templates folder {user} holds no files; put the templates to override "
+                    "there (e.g. _offer.html.j2 or letter.html.j2), named as in the package's "
+                    "templates/letters/."
+                )
+                raise RenderError(msg, template=str(user))
+            if all(name.startswith(f"{_LETTERS}/") for name in own):
+                msg = (
+                    f"templates folder {user}: put the files directly in the folder, not in "
+                    f"a {_LETTERS}/ subfolder (its files replace those of templates/letters/)."
+                )
+                raise RenderError(msg, template=str(user))
+            for name, path in own.items():
+                paths[f"{_LETTERS}/{name}"] = path
+                filenames[f"{_LETTERS}/{name}"] = str(path)
+        files = {name: paths[name].read_bytes() for name in sorted(paths)}
+        digest = hashlib.sha256()
+        for name, data in files.items():
+            digest.update(f"{name}\0{len(data)}\0".encode())
+            digest.update(data)
+        legal_source = filenames.get(_LEGAL, _LEGAL)
+        if _LEGAL not in files:  # pragma: no cover - shipped with the package
+            msg = f"legal texts {_LEGAL} are missing from the package; reinstall dunning."
+            raise RenderError(msg, template=_LEGAL)
+        try:
+            legal_text = files[_LEGAL].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            msg = f"legal texts {legal_source}: not UTF-8 text: {exc}"
+            raise RenderError(msg, template=_LEGAL) from exc
+        return cls(
+            user=user,
+            files=files,
+            filenames=filenames,
+            id=TEMPLATE if user is None else f"custom:{user.name}",
+            sha256=digest.hexdigest(),
+            legal=_parse_legal(legal_text, legal_source),
+        )
+
+    def loader(self) -> jinja2.BaseLoader:
+        sources: dict[str, tuple[str | None, str]] = {}
+        for name, data in self.files.items():
+            try:
+                text: str | None = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+            sources[name] = (text, self.filenames[name])
+        return _SnapshotLoader(sources)
+
+    def where(self, exc: BaseException, default: str) -> tuple[str, str]:
+        """The template file where a rendering error happened, and the file with its line.
+
+        The file is the package name (``letters/_offer.html.j2``) or the path of the
+        user's file; ``default`` when the traceback names no template.
+        """
+        if isinstance(exc, jinja2.TemplateSyntaxError) and exc.name is not None:
+            filename = self.filenames.get(exc.name, exc.name)
+            return filename, f"{filename}, line {exc.lineno}"
+        shown = set(self.filenames.values())
+        found = None
+        tb = exc.__traceback__
+        while tb is not None:
+            filename = tb.tb_frame.f_code.co_filename
+            if filename in shown:
+                found = (filename, f"{filename}, line {tb.tb_lineno}")
+            tb = tb.tb_next
+        if found is None:
+            filename = self.filenames.get(default, default)
+            return filename, filename
+        return found
+
+
+def template_fingerprint(templates: str | os.PathLike[str] | None = None) -> tuple[str, str]:
+    """The id and content hash of the letter template set, as recorded in the manifest.
+
+    Parameters
+    ----------
+    templates : path, optional
+        A folder of user templates whose files replace the package's files of the same
+        name in ``templates/letters/`` (as for :func:`render_letters`).
+
+    Returns
+    -------
+    (str, str)
+        The template id (:data:`TEMPLATE` for the package's own set, ``"custom:<folder
+        name>"`` with a user folder) and the sha256 over every file of the effective set
+        (name, length and bytes of each file, in name order; templates, partials, CSS and
+        legal texts, user overrides included).
+
+    Raises
+    ------
+    RenderError
+        If the folder does not exist, is empty, links outside itself or holds an invalid
+        ``legal.toml``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> template, digest = template_fingerprint()
+    >>> template, len(digest)
+    ('letters/letter.html.j2', 64)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = (Path(tmp) / "letter.css").write_text("h1 { font-size: 14pt; }")
+    ...     custom, other = template_fingerprint(tmp)
+    >>> custom.startswith("custom:"), other != digest
+    (True, True)
+    """
+    templates_set = _TemplateSet.load(templates)
+    return templates_set.id, templates_set.sha256
+
+
+def _environment(templates: _TemplateSet | None = None) -> jinja2.Environment:
+    """A sandboxed Jinja2 environment over a template set (the package's by default).
+
+    Every letter renders in Jinja2's immutable sandbox: no access to attributes starting
+    with ``_`` or to Python internals, no calls of methods that change data, ``str.format``
+    checked as well. Autoescaping is on and ``StrictUndefined`` makes a missing value an
+    error.
+    """
+    template_set = _TemplateSet.load() if templates is None else templates
+    return jinja2.sandbox.ImmutableSandboxedEnvironment(
+        loader=template_set.loader(),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+def _json_value(value: Any) -> Any:
+    """JSON form of the values a render context holds besides str, int, bool and None."""
+    if isinstance(value, Decimal | date):
+        return value.isoformat() if isinstance(value, date) else str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    msg = f"cannot encode {type(value).__name__} {value!r} in the letter data hash"
+    raise TypeError(msg)
+
+
+def _data_sha256(context: Mapping[str, Any]) -> str:
+    """sha256 of the render context as canonical JSON.
+
+    Sorted keys, no whitespace, UTF-8 (no ``\\u`` escapes), ``Decimal`` as its string,
+    dates in ISO 8601, numpy scalars as Python numbers.
+
+    >>> _data_sha256({"b": Decimal("1.50"), "a": date(2026, 1, 2)}) == hashlib.sha256(
+    ...     b'{"a":"2026-01-02","b":"1.50"}').hexdigest()
+    True
+    """
+    text = json.dumps(
+        context,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=_json_value,
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _text(value: Any) -> str | None:
@@ -312,9 +717,7 @@ def _qr(creditor: Creditor, total: Decimal, currency: str, reference: str, lang:
         money: str) -> dict[str, str] | None:  # fmt: skip
     if currency != "EUR" or not (Decimal("0.01") <= total <= _EPC_MAX):
         return None
-    qr = segno.helpers.make_epc_qr(
-        name=creditor.name, iban=creditor.iban, amount=total, text=reference, bic=creditor.bic
-    )
+    src = _epc_png(creditor.name, creditor.iban, creditor.bic, str(total), reference)
     if lang == "de":
         alt = (
             f"GiroCode (QR-Code für die Überweisung): Betrag {money}, Empfänger "
@@ -325,7 +728,20 @@ def _qr(creditor: Creditor, total: Decimal, currency: str, reference: str, lang:
             f"Payment QR code (EPC GiroCode): amount {money}, payee {creditor.name}, "
             f"IBAN {creditor.iban_formatted}, reference {reference}"
         )
-    return {"src": str(qr.png_data_uri(scale=4, border=4)), "alt": alt}
+    return {"src": src, "alt": alt}
+
+
+@functools.lru_cache(maxsize=64)
+def _epc_png(name: str, iban: str, bic: str | None, amount: str, reference: str) -> str:
+    """The EPC069-12 QR code as a PNG data URI.
+
+    Encoding takes about 15 ms, so it is cached: the letter and the e-mail of a case,
+    rendered one after the other, share it.
+    """
+    qr = segno.helpers.make_epc_qr(
+        name=name, iban=iban, amount=Decimal(amount), text=reference, bic=bic
+    )
+    return str(qr.png_data_uri(scale=4, border=4))
 
 
 _FEE_REASON = {
@@ -501,8 +917,15 @@ def _context(
     as_of: date,
     lang: str,
     policy: Policy | None = None,
+    legal: _LegalTexts | None = None,
 ) -> dict[str, Any]:
+    """Everything a letter template shows, formatted for the letter's locale.
+
+    ``legal`` are the legal texts of the letter's template set (default: the package's
+    ``letters/legal.toml``). docs/custom-templates.md lists the keys for template authors.
+    """
     policy = Policy.default("DE") if policy is None else policy
+    legal = _TemplateSet.load().legal if legal is None else legal
     if lang not in LOCALES:
         msg = f"unknown letter language {lang!r}; expected one of {sorted(LOCALES)}."
         raise RenderError(msg, template=TEMPLATE, case_id=_text(case.get("case_id")))
@@ -580,6 +1003,20 @@ def _context(
         if 1 <= level <= policy.max_level
         else LEVEL_NAMES[level][lang]
     )
+    if offer is not None:
+        offer["why"] = _offer_why(
+            case, policy, kind=str(offer["kind"]), principal=money(principal),
+            level_name=level_name, money=money,
+        )  # fmt: skip
+    legal_paragraphs = legal.paragraphs(
+        policy.jurisdiction,
+        level,
+        lang,
+        segment=segment,
+        escalation=not blocked,
+        values={"deadline": day(deadline)},
+        case_id=reference,
+    )
     heading = f"{level_name[:1].upper()}{level_name[1:]}"
     title = f"{heading} – {'Vorgang' if lang == 'de' else 'case'} "
     rules = policy.tone_and_channel
@@ -632,6 +1069,50 @@ def _context(
         "qr": _qr(creditor, total, currency, reference, lang, money(total)),
         "offer": offer,
         "reasons": _top_reasons(reasons),
+        "legal": {"jurisdiction": policy.jurisdiction, "paragraphs": legal_paragraphs},
+    }
+
+
+def _risk(case: Mapping[str, Any]) -> float | None:
+    """The case's risk score as a float, or None when absent or missing."""
+    value = case.get("risk")
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | np.number):
+        return None
+    number = float(value)
+    return None if np.isnan(number) else number
+
+
+def _offer_why(
+    case: Mapping[str, Any],
+    policy: Policy,
+    *,
+    kind: str,
+    principal: str,
+    level_name: str,
+    money: Callable[[Decimal], str],
+) -> dict[str, Any]:
+    """The data behind an offer, for the "why you receive this offer" paragraph.
+
+    Only what the case holds: the open amount and the level always; the risk band when the
+    case has a ``risk`` (``low`` / ``medium`` / ``high`` against the policy's
+    ``offers.installment_risk_range``); when the offer rules of
+    :func:`dunning.offers.choose_offers` chose the offer (``offer_code`` ``ELIGIBLE`` or
+    ``DEFERRAL``), also the plan's minimum amount, kept payment promises, and, when the
+    risk is below the range, the customer's purchases (such an offer goes only to the
+    customers with the highest expected purchases, CLV).
+    """
+    risk = _risk(case)
+    low, high = policy.offers.installment_risk_range
+    band = "" if risk is None else "low" if risk < low else "high" if risk > high else "medium"
+    by_rules = _text(case.get("offer_code")) in {"ELIGIBLE", "DEFERRAL"}
+    plan = kind == "installment_plan"
+    return {
+        "principal": principal,  # also in the invoice table; for custom templates
+        "min_total": money(policy.offers.installment_min_total) if by_rules and plan else "",
+        "level": level_name,
+        "band": band,
+        "purchases": by_rules and band == "low",
+        "promises": by_rules,
     }
 
 
@@ -639,8 +1120,9 @@ def _context(
 class _Renderer:
     """What a batch of letters shares: templates, fetcher, font configuration, stylesheet.
 
-    ``stylesheet`` is the letter's CSS (``letters/letter.css``, which the template inlines
-    in ``<style>``) parsed once. For a letter whose ``<style>`` holds exactly that CSS,
+    ``stylesheet`` is the letter's CSS (``letters/letter.css`` of the template set, a
+    user's override included, which the package's letter template inlines in
+    ``<style>``) parsed once. For a letter whose ``<style>`` holds exactly that CSS,
     :meth:`pdf` hands WeasyPrint the HTML without it and the parsed sheet instead: the PDF
     is byte-identical and about 5 % faster. Other HTML is rendered as it is.
     """
@@ -649,11 +1131,19 @@ class _Renderer:
     fetcher: AssetURLFetcher
     font_config: FontConfiguration
     stylesheet: tuple[str, CSS] | None = None
+    templates: _TemplateSet = field(default_factory=_TemplateSet.load)
 
     @classmethod
-    def create(cls) -> _Renderer:
-        env, fetcher, font_config = _environment(), AssetURLFetcher(), FontConfiguration()
-        text = env.get_template(_STYLESHEET).render()
+    def create(cls, templates: _TemplateSet | None = None) -> _Renderer:
+        template_set = _TemplateSet.load() if templates is None else templates
+        env = _environment(template_set)
+        fetcher, font_config = AssetURLFetcher(), FontConfiguration()
+        try:
+            text = env.get_template(_STYLESHEET).render()
+        except Exception as exc:  # a user's CSS is a template too
+            filename, where = template_set.where(exc, _STYLESHEET)
+            msg = f"stylesheet {where} failed: {_template_problem(exc)}"
+            raise RenderError(msg, template=filename) from exc
         with _weasyprint_errors(None) as errors:
             sheet = CSS(
                 string=text,
@@ -662,16 +1152,19 @@ class _Renderer:
                 font_config=font_config,
             )
         if errors:
-            msg = f"stylesheet {_STYLESHEET}: WeasyPrint reported an error: {errors[0]}"
+            where = template_set.filenames.get(_STYLESHEET, _STYLESHEET)
+            msg = f"stylesheet {where}: WeasyPrint reported an error: {errors[0]}"
             raise RenderError(msg, template=_STYLESHEET)
-        return cls(env, fetcher, font_config, (text.strip(), sheet))
+        return cls(env, fetcher, font_config, (text.strip(), sheet), template_set)
 
     def html(self, context: Mapping[str, Any]) -> str:
         try:
             return self.env.get_template(TEMPLATE).render(context)
-        except jinja2.TemplateError as exc:
-            msg = f"case {context.get('case_id')}: template {TEMPLATE} failed: {exc}"
-            raise RenderError(msg, template=TEMPLATE, case_id=context.get("case_id")) from exc
+        except Exception as exc:  # a user template can raise anything (1/0, a huge range)
+            case_id = context.get("case_id")
+            filename, where = self.templates.where(exc, TEMPLATE)
+            msg = f"case {case_id}: template {where} failed: {_template_problem(exc)}"
+            raise RenderError(msg, template=filename, case_id=case_id) from exc
 
     def _without_own_style(self, html: str) -> tuple[str, list[CSS]]:
         """The HTML without its ``<style>`` and the parsed sheet, if that is the letter CSS."""
@@ -708,6 +1201,18 @@ class _Renderer:
         return bytes(data), len(document.pages)
 
 
+def _template_problem(exc: Exception) -> str:
+    """A Jinja2 error in words; a missing template is named as such."""
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return (
+            f"template {exc.name!r} not found (a template loads only the package's "
+            "letters/ files and the files of the user's templates folder)"
+        )
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        return f"refused by the template sandbox: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 class _Collect(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)
@@ -740,6 +1245,7 @@ def render_html(
     as_of: date,
     lang: str,
     policy: Policy | None = None,
+    templates: str | os.PathLike[str] | None = None,
 ) -> str:
     """Render one case's letter as HTML.
 
@@ -769,8 +1275,14 @@ def render_html(
     lang : {"de", "en"}
         Letter language.
     policy : Policy, optional
-        Level names, jurisdiction (legal basis of interest and flat fee) and interest day
-        count; default ``Policy.default("DE")``.
+        Level names, jurisdiction (legal basis of interest and flat fee, legal texts) and
+        interest day count; default ``Policy.default("DE")``.
+    templates : path, optional
+        A folder of user templates: its files replace the package's files of the same
+        name in ``templates/letters/`` (``letter.html.j2``, a partial such as
+        ``_offer.html.j2``, ``letter.css``, ``legal.toml``); the others still come from
+        the package. See docs/custom-templates.md. Every letter renders in Jinja2's
+        sandbox, with or without user templates.
 
     Returns
     -------
@@ -781,16 +1293,21 @@ def render_html(
     ------
     RenderError
         If the language or the tone is unknown, ``amount_due`` differs from the sum of the
-        printed items, or the template fails.
+        printed items, a legal text is missing, the templates folder is unusable, or the
+        template fails (the error names the template file, the line when known, and the
+        case).
 
     Examples
     --------
     See the module docstring.
     """
+    template_set = _TemplateSet.load(templates)
     context = _context(
-        case, invoices, reasons, creditor=creditor, as_of=as_of, lang=lang, policy=policy
-    )
-    return _Renderer(_environment(), AssetURLFetcher(), FontConfiguration()).html(context)
+        case, invoices, reasons, creditor=creditor, as_of=as_of, lang=lang, policy=policy,
+        legal=template_set.legal,
+    )  # fmt: skip
+    env = _environment(template_set)
+    return _Renderer(env, AssetURLFetcher(), FontConfiguration(), None, template_set).html(context)
 
 
 def render_pdf(html: str, *, case_id: str | None = None) -> tuple[bytes, int]:
@@ -836,6 +1353,8 @@ class _Job:
     as_of: date
     formats: tuple[str, ...]
     policy: Policy | None
+    #: The template set read once by the calling process (None: the package's own).
+    templates: _TemplateSet | None = None
 
 
 class _Stop(Protocol):
@@ -865,6 +1384,7 @@ def _render_chunk(
     reasons with a ``case_id`` column. Returns early, with the rows so far, once ``stop``
     is set (another worker failed).
     """
+    template_set = renderer.templates
     invoices_by_case = dict(iter(decisions.groupby("case_id", sort=False, dropna=True)))
     reasons_by_case: dict[Any, pd.DataFrame] = (
         dict(iter(reasons.groupby("case_id", sort=False))) if len(reasons) else {}
@@ -889,8 +1409,10 @@ def _render_chunk(
             as_of=job.as_of,
             lang=lang,
             policy=job.policy,
+            legal=template_set.legal,
         )
         html = renderer.html(context)
+        data_sha256 = _data_sha256(context)
         pages: int | None = None
         files: list[tuple[str, bytes]] = [("html", html.encode("utf-8"))]
         if "pdf" in job.formats:
@@ -908,6 +1430,9 @@ def _render_chunk(
                     "path": str(path),
                     "sha256": hashlib.sha256(data).hexdigest(),
                     "pages": pages,
+                    "template": template_set.id,
+                    "template_sha256": template_set.sha256,
+                    "data_sha256": data_sha256,
                 }
             )
         if on_case is not None:
@@ -922,7 +1447,7 @@ _worker: tuple[_Renderer, _Job, _Stop] | None = None
 
 def _init_worker(job: _Job, stop: _Stop) -> None:
     global _worker  # the per-process state of a pool worker
-    _worker = (_Renderer.create(), job, stop)
+    _worker = (_Renderer.create(job.templates), job, stop)
 
 
 def _worker_chunk(
@@ -962,6 +1487,7 @@ def _render_parallel(
     chunks: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]],
     workers: int,
     total: int,
+    on_chunk: Callable[[pd.DataFrame], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Render the chunks in this process and ``workers - 1`` pool processes.
 
@@ -980,7 +1506,10 @@ def _render_parallel(
         nonlocal done
         with lock:
             done += cases
-            progress.info("letters: %d of %d cases rendered", done, total)
+            progress.info(
+                "letters: %d of %d cases rendered", done, total,
+                extra={"stage": "letters", "done": done, "total": total},
+            )  # fmt: skip
 
     def counted(cases: int) -> Callable[[Future[list[dict[str, Any]]]], None]:
         def callback(future: Future[list[dict[str, Any]]]) -> None:
@@ -996,17 +1525,23 @@ def _render_parallel(
         futures = [pool.submit(_worker_chunk, *chunk) for chunk in chunks]
         for future, chunk in zip(futures, chunks, strict=True):
             future.add_done_callback(counted(len(chunk[0])))
-        renderer = _Renderer.create()
+        renderer = _Renderer.create(job.templates)
         for future, chunk in zip(reversed(futures), reversed(chunks), strict=True):
             if stop.is_set():
                 break
             if future.cancel():
-                rows.extend(_render_chunk(renderer, job, *chunk, stop=stop))
+                done_rows = _render_chunk(renderer, job, *chunk, stop=stop)
+                rows.extend(done_rows)
                 count(len(chunk[0]))
+                if on_chunk is not None and not stop.is_set():
+                    on_chunk(_manifest_frame(done_rows))
         started = {f: chunk[0] for f, chunk in zip(futures, chunks, strict=True)}
         for future in as_completed([f for f in futures if not f.cancelled()]):
             try:
-                rows.extend(future.result())
+                done_rows = future.result()
+                rows.extend(done_rows)
+                if on_chunk is not None:
+                    on_chunk(_manifest_frame(done_rows))
             except BrokenProcessPool as exc:
                 ids = started[future]["case_id"].astype("str")
                 msg = (
@@ -1061,6 +1596,8 @@ def render_letters(
     policy: Policy | None = None,
     workers: int = 1,
     chunk_size: int | None = None,
+    on_chunk: Callable[[pd.DataFrame], None] | None = None,
+    templates: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Render every case's letter to ``<out_dir>/<case_id>.html`` and ``.pdf``.
 
@@ -1103,13 +1640,25 @@ def render_letters(
         share, at most 10 (small tasks keep the workers evenly busy; the data sent per
         task is small either way). Without it, fewer than 20 cases render in this
         process only, because starting a pool process takes about a second.
+    on_chunk : callable, optional
+        Called in this process with the manifest of each chunk of cases as soon as its
+        files are written (chunks of ``chunk_size`` cases, at most 10 by default), e.g. to
+        record those letters as sent before the next ones are rendered. An exception it
+        raises stops the rendering and propagates.
+    templates : path, optional
+        A folder of user templates, as for :func:`render_html`. It is read once, by this
+        process, and the same snapshot goes to every worker.
 
     Returns
     -------
     pandas.DataFrame
         The manifest (:data:`MANIFEST_COLUMNS`): one row per file written, sorted by
         case id and format, with the file's sha256 and the PDF's page count (also on the
-        HTML row; ``NA`` when no PDF was rendered).
+        HTML row; ``NA`` when no PDF was rendered); then ``template`` and
+        ``template_sha256`` (:func:`template_fingerprint` of the set that rendered the
+        letter) and ``data_sha256`` (sha256 of the letter's render context as canonical
+        JSON: sorted keys, no whitespace, Decimal and dates as strings), the same on the
+        HTML and the PDF row of a case.
 
     Raises
     ------
@@ -1159,9 +1708,10 @@ def render_letters(
             f"{repeated[:5]}."
         )
         raise RenderError(msg, template=TEMPLATE, case_id=repeated[0])
+    template_set = _TemplateSet.load(templates)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    job = _Job(out, creditor, as_of, tuple(formats), policy)
+    job = _Job(out, creditor, as_of, tuple(formats), policy, template_set)
 
     linked = pd.DataFrame(columns=[*_EMPTY_REASONS, "case_id"])
     if not reasons.empty:
@@ -1176,19 +1726,39 @@ def render_letters(
 
         def report(done: int) -> None:
             if done % 100 == 0 or done == total:
-                progress.info("letters: %d of %d cases rendered", done, total)
+                progress.info(
+                    "letters: %d of %d cases rendered", done, total,
+                    extra={"stage": "letters", "done": done, "total": total},
+                )  # fmt: skip
 
-        rows = _render_chunk(_Renderer.create(), job, cases, decisions, linked, on_case=report)
+        renderer = _Renderer.create(template_set)
+        if on_chunk is None:
+            rows = _render_chunk(renderer, job, cases, decisions, linked, on_case=report)
+        else:
+            rows = []
+            done = 0
+            for chunk in _chunks(cases, decisions, linked, chunk_size or _MAX_CHUNK):
+                done_rows = _render_chunk(renderer, job, *chunk)
+                rows.extend(done_rows)
+                done += len(chunk[0])
+                report(done)
+                on_chunk(_manifest_frame(done_rows))
     else:
         chunks = _chunks(cases, decisions, linked, size)
-        rows = _render_parallel(job, chunks, min(workers, n_chunks), len(cases))
+        rows = _render_parallel(job, chunks, min(workers, n_chunks), len(cases), on_chunk)
+    return _manifest_frame(rows)
 
+
+def _manifest_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Manifest rows as the typed frame :func:`render_letters` returns, by case and format."""
     manifest = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
     manifest["case_id"] = manifest["case_id"].astype("str")
     manifest["format"] = manifest["format"].astype("str")
     manifest["path"] = manifest["path"].astype("str")
     manifest["sha256"] = manifest["sha256"].astype("str")
     manifest["pages"] = manifest["pages"].astype("Int64")
+    for column in MANIFEST_COLUMNS[5:]:
+        manifest[column] = manifest[column].astype("str")
     return manifest.sort_values(["case_id", "format"], kind="stable", ignore_index=True)
 
 

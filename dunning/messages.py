@@ -131,6 +131,7 @@ from dunning.letters import (
     _context,
     _environment,
     _flag,
+    _TemplateSet,
     _text,
     _tone,
 )
@@ -379,15 +380,18 @@ def _text_environment() -> jinja2.Environment:
 
 
 @functools.cache
-def _html_environment() -> jinja2.Environment:
-    """The letters' own Jinja2 environment (autoescaping on), compiled once per process."""
-    return _environment()
+def _html_environment(templates: str | None = None) -> jinja2.Environment:
+    """The letters' own sandboxed Jinja2 environment over the package's templates or a user
+    folder over them (see :func:`dunning.letters.render_letters`), made once per process."""
+    return _environment(None if templates is None else _TemplateSet.load(templates))
 
 
-def _letter_html(context: Mapping[str, Any], case_id: str | None) -> str:
+def _letter_html(
+    context: Mapping[str, Any], case_id: str | None, templates: str | None = None
+) -> str:
     """The letter's HTML from its context: what :func:`~dunning.letters.render_html` returns."""
     try:
-        return _html_environment().get_template(TEMPLATE).render(context)
+        return _html_environment(templates).get_template(TEMPLATE).render(context)
     except jinja2.TemplateError as exc:
         msg = f"case {case_id}: template {TEMPLATE} failed: {exc}"
         raise RenderError(msg, template=TEMPLATE, case_id=case_id) from exc
@@ -450,6 +454,7 @@ def render_email(
     policy: Policy | None = None,
     html: str | None = None,
     pdf: bytes | None = None,
+    templates: str | os.PathLike[str] | None = None,
 ) -> EmailMessage:
     """Build one case's dunning e-mail: text and HTML alternatives of the letter.
 
@@ -479,6 +484,9 @@ def render_email(
     pdf : bytes, optional
         The PDF letter, attached as ``<case_id>.pdf`` (the message becomes
         ``multipart/mixed``).
+    templates : path, optional
+        A folder of user letter templates, as for :func:`~dunning.letters.render_letters`
+        (the HTML part is the letter made with them).
 
     Returns
     -------
@@ -519,7 +527,7 @@ def render_email(
     text = _tidy(str(module))
     subject = _clean(str(module.subject))
     if html is None:
-        html = _letter_html(context, case_id)
+        html = _letter_html(context, case_id, None if templates is None else str(templates))
 
     local = f"{_local_id(case_id)}.{as_of:%Y%m%d}"
     png: bytes | None = None
@@ -579,6 +587,7 @@ def write_emails(
     channel: str | None = None,
     letters_dir: str | os.PathLike[str] | None = None,
     skip_missing: bool = True,
+    templates: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Write every case's e-mail to ``<out_dir>/<case_id>.eml`` (RFC 5322, CRLF).
 
@@ -607,6 +616,8 @@ def write_emails(
         ``<case_id>.pdf`` there is attached to its e-mail.
     skip_missing : bool
         Skip (and log) the cases without a valid e-mail address; ``False`` raises instead.
+    templates : path, optional
+        A folder of user letter templates, as for :func:`~dunning.letters.render_letters`.
 
     Returns
     -------
@@ -671,6 +682,7 @@ def write_emails(
         msg = render_email(
             case, invoices_by_case.get(cid, empty), reasons_by_case.get(cid, empty),
             creditor=creditor, as_of=as_of, lang=lang, policy=policy, pdf=pdf,
+            templates=templates,
         )  # fmt: skip
         data = msg.as_bytes(policy=SMTP)
         path = out / f"{cid}.eml"

@@ -50,14 +50,13 @@ import hashlib
 import logging
 import os
 import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import jinja2
 import numpy as np
@@ -65,7 +64,7 @@ import pandas as pd
 
 from dunning._assets import templates_dir
 from dunning._files import write_atomic
-from dunning.errors import ModelError
+from dunning.errors import DunningError, ModelError
 from dunning.ledger import open_items
 from dunning.letters import FORMATS, Creditor, render_letters
 from dunning.levels import LEVEL_NAMES, MAX_AUTOMATIC_LEVEL
@@ -88,12 +87,15 @@ from scoring.risk import RiskModel
 from scoring.training import build_training_set
 
 __all__ = [
+    "BACKENDS",
     "DECISIONS_CSV_COLUMNS",
     "REVIEW_QUEUE_COLUMNS",
     "RunResult",
     "portfolio_hash",
     "run",
+    "run_id_for",
     "score_portfolio",
+    "train_model",
 ]
 
 logger = logging.getLogger(__name__)
@@ -218,10 +220,15 @@ class RunResult:
 
 @contextmanager
 def _stage(name: str) -> Iterator[None]:
-    progress.info("%s ...", name)
+    """Log a stage's start and end on ``dunning.progress`` (``extra``: stage, finished)."""
+    progress.info("%s ...", name, extra={"stage": name})
     start = time.perf_counter()
     yield
-    progress.info("%s done in %.1f s", name, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    progress.info(
+        "%s done in %.1f s", name, seconds,
+        extra={"stage": name, "finished": True, "seconds": seconds},
+    )  # fmt: skip
 
 
 def _software_version() -> str:
@@ -247,6 +254,82 @@ def portfolio_hash(portfolio: Portfolio) -> str:
             hashed = pd.util.hash_pandas_object(table, index=False)
             digest.update(hashed.to_numpy(dtype=np.uint64).tobytes())
     return digest.hexdigest()
+
+
+def run_id_for(portfolio: Portfolio, as_of: date, policy: Policy | None = None) -> str:
+    """The id of the run of ``policy`` on ``portfolio`` for ``as_of``.
+
+    ``R<yyyymmdd>-`` and 12 hex digits of a sha256 over the portfolio hash
+    (:func:`portfolio_hash`), the run date and the policy's version id
+    (:attr:`dunning.policy.Policy.version_id`; default ``Policy.default("DE")``). The same
+    inputs give the same id, so running the same command again continues that run.
+
+    Examples
+    --------
+    >>> p = Portfolio.empty()
+    >>> run_id_for(p, date(2026, 11, 23)) == run_id_for(p, date(2026, 11, 23))
+    True
+    >>> run_id_for(p, date(2026, 11, 23))[:10]
+    'R20261123-'
+    >>> run_id_for(p, date(2026, 11, 23)) != run_id_for(p, date(2026, 11, 23), Policy.default("GB"))
+    True
+    """
+    policy = Policy.default("DE") if policy is None else policy
+    key = f"{portfolio_hash(portfolio)}|{as_of.isoformat()}|{policy.version_id}"
+    return f"R{as_of:%Y%m%d}-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:12]}"
+
+
+def train_model(
+    portfolio: Portfolio,
+    as_of: date,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    random_state: int = 0,
+) -> RiskModel:
+    """Train the risk model the way :func:`run` does, and save it for later runs.
+
+    Time-aware training on rolling snapshots before ``as_of`` with early stopping and
+    isotonic calibration (``docs/risk-model.md``).
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        Validated tables with enough history.
+    as_of : datetime.date
+        The training date; no label looks past it.
+    out : path, optional
+        Output folder: the model bundle goes to ``<out>/model/`` (load it with
+        :meth:`scoring.risk.RiskModel.load` or pass the folder to ``run(model=...)``) and
+        its model card to ``<out>/reports/model_card.html``.
+    random_state : int
+        Seed.
+
+    Returns
+    -------
+    RiskModel
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from dunning.datasets import make_portfolio
+    >>> p = make_portfolio(60, seed=1, as_of=date(2026, 11, 23))
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     model = train_model(p, date(2026, 11, 23), out=out)
+    ...     (Path(out) / "model").is_dir()
+    True
+    """
+    return _train(portfolio, as_of, random_state, None if out is None else Path(out))
+
+
+def _load_model(model: RiskModel | str | os.PathLike[str]) -> RiskModel:
+    """A fitted model as given, or the bundle in a folder (:meth:`RiskModel.load`)."""
+    if isinstance(model, RiskModel):
+        return model
+    path = Path(model)
+    if not path.is_dir():
+        msg = f"model {path}: not a model bundle folder (train one with `dunning train`)."
+        raise ModelError(msg)
+    return RiskModel.load(path)
 
 
 # --- stages ---------------------------------------------------------------------------
@@ -411,12 +494,16 @@ def _routed_anomalies(anomalies: pd.Series | None) -> pd.Series | None:
 
 
 def _explain(
-    model: RiskModel, features: pd.DataFrame, proposal: Proposal, customers: pd.DataFrame
+    model: RiskModel,
+    features: pd.DataFrame,
+    proposal: Proposal,
+    customers: pd.DataFrame,
+    explain_rows: _Explainer | None = None,
 ) -> tuple[pd.DataFrame, Explanations | None]:
     columns = ["invoice_id", "rank", "code", "feature", "value", "contribution", "text", "lang"]
     if features.empty or proposal.decisions.empty:
         return pd.DataFrame(columns=columns), None
-    explanations = explain(model, features)
+    explanations = (explain if explain_rows is None else explain_rows)(model, features)
     language = (
         customers.drop_duplicates("customer_id")
         .set_index("customer_id")["language"]
@@ -429,8 +516,10 @@ def _explain(
     )
     frames = []
     for lang in sorted(set(language)):
-        table = explanations.reasons(k=N_REASONS, lang=lang).assign(lang=lang)
-        frames.append(table)
+        # Each invoice's reasons in its customer's language only.
+        rows = pd.Index(wanted.loc[wanted["lang"] == lang, "invoice_id"].unique())
+        shown = explanations.select(rows.intersection(explanations.data.index))
+        frames.append(shown.reasons(k=N_REASONS, lang=lang).assign(lang=lang))
     reasons = pd.concat(frames, ignore_index=True).merge(wanted, on=["invoice_id", "lang"])
     ordered = reasons.sort_values(["invoice_id", "rank"], kind="stable").reset_index(drop=True)
     return ordered[columns], explanations
@@ -754,32 +843,6 @@ def _write_report(
     _write_atomic_text(path, html)
 
 
-def _record(
-    store: DecisionStore,
-    *,
-    run_id: str,
-    as_of: date,
-    portfolio: Portfolio,
-    table: pd.DataFrame,
-    n_cases: int,
-    manifest: pd.DataFrame,
-) -> str:
-    store.record_run(
-        as_of=as_of,
-        portfolio_hash=portfolio_hash(portfolio),
-        n_cases=n_cases,
-        software_version=_software_version(),
-        run_id=run_id,
-    )
-    store.record_decisions(run_id, table)
-    store.record_letters(run_id, manifest)
-    return run_id
-
-
-def _new_run_id(as_of: date) -> str:
-    return f"R{as_of:%Y%m%d}-{uuid.uuid4().hex[:12]}"
-
-
 def _run_started(
     run_id: str, as_of: date, portfolio: Portfolio, model: RiskModel, policy: Policy
 ) -> dict[str, object]:
@@ -863,9 +926,9 @@ REVIEW_QUEUE_COLUMNS: tuple[str, ...] = (
 
 
 def _write_review_queue(proposal: Proposal, path: Path) -> int:
-    """``review_queue.csv``: the cases routed to a clerk, largest amount first."""
+    """``review_queue.csv``: the cases waiting for a clerk, largest amount first."""
     cases = proposal.cases
-    queue = cases.loc[cases["needs_review"].to_numpy(bool)].copy()
+    queue = cases.loc[cases["needs_review"].to_numpy(bool) & ~_approved(cases)].copy()
     queue = queue.sort_values(["amount_due_minor", "case_id"], ascending=[False, True])
     queue.insert(0, "as_of", proposal.as_of.isoformat())
     queue["amount_due"] = queue["amount_due"].map(str)
@@ -907,11 +970,131 @@ def _counts(
     return counts
 
 
+#: Explains rows: :func:`explain.attributions.explain` or its Dask counterpart.
+_Explainer = Callable[[RiskModel, pd.DataFrame], Explanations]
+Backend = Literal["local", "dask"]
+#: The backends :func:`run` knows.
+BACKENDS: tuple[Backend, ...] = ("local", "dask")
+
+
+class _Render(Protocol):
+    def __call__(
+        self,
+        cases: pd.DataFrame,
+        decisions: pd.DataFrame,
+        reasons: pd.DataFrame,
+        out_dir: Path,
+        *,
+        creditor: Creditor,
+        as_of: date,
+        formats: Sequence[str],
+        policy: Policy | None,
+        on_chunk: Callable[[pd.DataFrame], None] | None,
+        templates: str | os.PathLike[str] | None,
+    ) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class _Stages:
+    """The per-customer stages of a run, in this process or as Dask tasks."""
+
+    score: Callable[[RiskModel, Portfolio, date], tuple[pd.DataFrame, pd.Series]]
+    explain: _Explainer
+    render: _Render
+
+
+def _local_stages(workers: int) -> _Stages:
+    def render(
+        cases: pd.DataFrame,
+        decisions: pd.DataFrame,
+        reasons: pd.DataFrame,
+        out_dir: Path,
+        *,
+        creditor: Creditor,
+        as_of: date,
+        formats: Sequence[str],
+        policy: Policy | None,
+        on_chunk: Callable[[pd.DataFrame], None] | None,
+        templates: str | os.PathLike[str] | None,
+    ) -> pd.DataFrame:
+        return render_letters(
+            cases, decisions, reasons, out_dir, creditor=creditor, as_of=as_of,
+            formats=formats, policy=policy, workers=workers, on_chunk=on_chunk,
+            templates=templates,
+        )  # fmt: skip
+
+    return _Stages(score=_score, explain=explain, render=render)
+
+
+@contextmanager
+def _stages(backend: str, client: Any, workers: int) -> Iterator[_Stages]:
+    """The stages of ``backend``; ``dask`` without a client starts a ``LocalCluster``."""
+    if backend == "local":
+        yield _local_stages(workers)
+        return
+    if backend != "dask":
+        msg = f"unknown backend {backend!r}; expected one of {list(BACKENDS)}."
+        raise DunningError(msg)
+    from dunning.cluster import DaskBackend, local_cluster
+
+    def stages(dask: DaskBackend) -> _Stages:
+        return _Stages(score=dask.score, explain=dask.explain, render=dask.render_letters)
+
+    if client is None:
+        with local_cluster(workers=max(2, workers)) as started:
+            yield stages(DaskBackend(started))
+    else:
+        yield stages(DaskBackend(client))
+
+
+def _approved(cases: pd.DataFrame) -> np.ndarray:
+    """Which cases may be issued: approved by a clerk, or not routed to review at all."""
+    if "approved" in cases.columns:
+        return np.asarray(cases["approved"].to_numpy(bool))
+    return np.asarray(~cases["needs_review"].to_numpy(bool))
+
+
+def _payments_received(
+    portfolio: Portfolio, store: DecisionStore, run_id: str, as_of: date
+) -> list[dict[str, object]]:
+    """A ``payment_received`` event for each payment on a dunned invoice, once per payment.
+
+    A payment counts when it is dated on or before ``as_of`` and on or after the invoice's
+    first letter in the store; the event's subject is the payment id.
+    """
+    payments = portfolio.payments
+    if payments.empty:
+        return []
+    dunned = store.issued(until=as_of, invoice_ids=payments["invoice_id"].astype("str"))
+    if dunned.empty:
+        return []
+    first = dunned.groupby("invoice_id")["issued_on"].min()
+    dates = pd.to_datetime(payments["payment_date"])
+    since = pd.to_datetime(payments["invoice_id"].astype("str").map(first))
+    chosen = payments.loc[since.notna() & (dates >= since) & (dates <= pd.Timestamp(as_of))]
+    return [
+        {
+            "kind": "payment_received",
+            "run_id": run_id,
+            "subject": str(row["payment_id"]),
+            "payload": {
+                "invoice_id": str(row["invoice_id"]),
+                "payment_date": pd.Timestamp(row["payment_date"]).date(),
+                "amount": row["amount"],
+                "currency": str(row["currency"]),
+            },
+        }
+        for row in chosen.sort_values("payment_id", kind="stable").to_dict("records")
+    ]
+
+
 def run(
     portfolio: Portfolio,
     *,
     as_of: date,
     out: str | os.PathLike[str],
+    store: str | None = None,
+    model: RiskModel | str | os.PathLike[str] | None = None,
     creditor: Creditor | None = None,
     random_state: int = 0,
     quality: pd.DataFrame | None = None,
@@ -919,8 +1102,20 @@ def run(
     policy: Policy | None = None,
     issue_letters: bool = True,
     workers: int = 1,
+    backend: Backend = "local",
+    client: Any = None,
+    reports: bool = True,
+    templates: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Run the whole pipeline on a portfolio and write everything to ``out``.
+
+    The run's id is :func:`run_id_for` (portfolio, ``as_of``, policy). Running the same
+    inputs again continues that run: what the store has already (cases, decisions, audit
+    events, issued letters) is kept and not recorded twice, and the cases issued before are
+    not proposed again. Each letter is written atomically and then, with its e-mail, issued
+    in one transaction (issued rows, documents with their sha256, ``letter_issued`` audit
+    events), a few cases at a time, so a run killed at any point leaves every case either
+    issued once with its files, or not issued; the next run issues the rest.
 
     Parameters
     ----------
@@ -930,8 +1125,16 @@ def run(
     as_of : datetime.date
         The run date; only facts dated on or before it are used.
     out : path
-        Output folder, created if missing: ``letters/``, ``reports/``,
-        ``decisions.csv``, ``dunning.sqlite`` (a run is appended to an existing store).
+        Output folder, created if missing: ``letters/``, ``messages/``, ``reports/``,
+        ``decisions.csv``, ``review_queue.csv``, ``model/`` and (by default) the store
+        ``dunning.sqlite``.
+    store : str, optional
+        SQLAlchemy URL of the decision store (``postgresql+psycopg://…``); default
+        ``sqlite:///<out>/dunning.sqlite``.
+    model : RiskModel or path, optional
+        A fitted model, or a model bundle folder (``dunning train``, :func:`train_model`);
+        default: train one on the portfolio's history before ``as_of`` (saved to
+        ``<out>/model/``).
     creditor : Creditor, optional
         Sender and payee of the letters; :meth:`Creditor.demo` by default.
     random_state : int
@@ -945,12 +1148,28 @@ def run(
         The dunning policy (levels, fees, interest, review rules); default
         ``Policy.default("DE")``.
     issue_letters : bool
-        Commit the cases that need no review to the store's dunning history
-        (:func:`dunning.workflow.issue`); ``False`` proposes and writes only (a dry run).
+        Issue the approved cases: the ones that need no review and the ones a clerk
+        approved for this day (:func:`dunning.workflow.issue`). ``False`` records and
+        writes the proposal without issuing anything (``dunning propose``).
     workers : int
-        Processes rendering the letters (:func:`dunning.letters.render_letters`); the
-        output is byte-identical for any number. A script using more than one needs the
-        ``if __name__ == "__main__":`` guard.
+        Processes rendering the letters (:func:`dunning.letters.render_letters`); with
+        ``backend="dask"`` and no client, the workers of the local cluster. The output is
+        byte-identical for any number. A script using more than one needs the ``if
+        __name__ == "__main__":`` guard.
+    backend : {"local", "dask"}
+        Where features, scores, explanations and letters are computed: in this process, or
+        as Dask tasks partitioned by customer (``docs/scale-out.md``). Training, the
+        decisions and the store stay in this process; results are identical.
+    client : distributed.Client, optional
+        The Dask cluster for ``backend="dask"``; default a ``LocalCluster`` for the run.
+    reports : bool
+        Write the reviewer reports (``reports/portfolio.html`` and a case report for each
+        case routed to review, about 0.2 s each); ``False`` leaves them to ``dunning
+        report``.
+    templates : path, optional
+        A folder of your own letter templates over the package's
+        (``docs/custom-templates.md``), rendered in Jinja2's sandbox for letters and
+        e-mails; the manifest records which template set made each letter.
 
     Returns
     -------
@@ -960,7 +1179,7 @@ def run(
     ------
     DunningError
         A subclass naming the stage's problem (``ModelError``, ``RenderError``,
-        ``StoreError``, ``DataError``).
+        ``StoreError``, ``DataError``), or an unknown backend.
 
     Examples
     --------
@@ -987,21 +1206,120 @@ def run(
     }
     creditor = creditor or Creditor.demo()
     policy = Policy.default("DE") if policy is None else policy
+    url = sqlite_url(paths["store"]) if store is None else store
 
-    with _stage("train risk model"):
-        model = _train(portfolio, as_of, random_state, out_dir)
-    with _stage("score overdue invoices"):
-        features, risk = _score(model, portfolio, as_of)
-        items = open_items(portfolio, as_of)
-    with _stage("flag anomalies and check drift"):
-        anomalies = _flag_anomalies(portfolio, as_of, features, items)
-        drift = _check_drift(model, features, risk)
-    with DecisionStore(sqlite_url(paths["store"])) as store:
-        return _decide_and_write(
-            portfolio, as_of, store, paths, model=model, features=features, risk=risk,
-            items=items, anomalies=anomalies, drift=drift, policy=policy, creditor=creditor,
-            formats=formats, quality=quality, issue_letters=issue_letters, workers=workers,
-        )  # fmt: skip
+    with _stages(backend, client, workers) as stages:
+        if model is None:
+            with _stage("train risk model"):
+                fitted = _train(portfolio, as_of, random_state, out_dir)
+        else:
+            with _stage("load risk model"):
+                fitted = _load_model(model)
+        with _stage("score overdue invoices"):
+            features, risk = stages.score(fitted, portfolio, as_of)
+            items = open_items(portfolio, as_of)
+        with _stage("flag anomalies and check drift"):
+            anomalies = _flag_anomalies(portfolio, as_of, features, items)
+            drift = _check_drift(fitted, features, risk)
+        with DecisionStore(url) as ledger:
+            return _decide_and_write(
+                portfolio, as_of, ledger, paths, model=fitted, features=features, risk=risk,
+                items=items, anomalies=anomalies, drift=drift, policy=policy,
+                creditor=creditor, formats=formats, quality=quality,
+                issue_letters=issue_letters, stages=stages, reports=reports,
+                templates=templates,
+            )  # fmt: skip
+
+
+def _record_proposal(
+    store: DecisionStore,
+    run_id: str,
+    proposal: Proposal,
+    table: pd.DataFrame,
+) -> None:
+    """The proposal's cases, decisions and ``case_proposed`` events, each once."""
+    store.record_cases(run_id, proposal.cases, as_of=proposal.as_of)
+    store.record_decisions(run_id, table)
+    store.record_events(_cases_proposed(run_id, proposal, table), once=True)
+
+
+def _by_case(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    if frame.empty or "case_id" not in frame.columns:
+        return {}
+    return {str(k): v for k, v in frame.groupby("case_id", sort=False)}
+
+
+def _write_and_issue(
+    proposal: Proposal,
+    reasons: pd.DataFrame,
+    paths: Mapping[str, Path],
+    *,
+    stages: _Stages,
+    store: DecisionStore,
+    run_id: str,
+    creditor: Creditor,
+    formats: Sequence[str],
+    policy: Policy,
+    issue_letters: bool,
+    templates: str | os.PathLike[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Letters and e-mails of every case; the approved ones issued as their files are ready.
+
+    The cases to issue render first, then the drafts of the cases waiting for review. As
+    each chunk of letters is written, its e-mails are written and its approved cases are
+    issued with their documents in one transaction. Returns the letter manifest, the
+    e-mail manifest and the number of cases issued.
+    """
+    cases, decisions = proposal.cases, proposal.decisions
+    ready = _approved(cases)
+    ready_ids = set(cases.loc[ready, "case_id"].astype("str"))
+    order = pd.concat([cases.loc[ready], cases.loc[~ready]], ignore_index=True)
+    decisions_of = _by_case(decisions)
+    linked = (
+        reasons.merge(decisions[["invoice_id", "case_id"]].dropna(), on="invoice_id")
+        if len(reasons)
+        else reasons
+    )
+    reasons_of = _by_case(linked)
+    emails: list[pd.DataFrame] = []
+    issued = 0
+
+    def commit(chunk: pd.DataFrame) -> None:
+        nonlocal issued
+        ids = list(dict.fromkeys(chunk["case_id"].astype("str")))
+        these = cases.loc[cases["case_id"].astype("str").isin(ids)]
+        mail = write_emails(
+            these,
+            pd.concat([decisions_of[c] for c in ids if c in decisions_of]),
+            pd.concat([reasons_of[c] for c in ids if c in reasons_of] or [linked.iloc[:0]]).drop(
+                columns="case_id", errors="ignore"
+            ),
+            paths["messages"],
+            creditor=creditor,
+            as_of=proposal.as_of,
+            policy=policy,
+            letters_dir=paths["letters"] if "pdf" in formats else None,
+            templates=templates,
+        )
+        emails.append(mail)
+        now = [c for c in ids if c in ready_ids]
+        if issue_letters and now:
+            documents = pd.concat([chunk, mail], ignore_index=True)
+            result = issue(proposal, store, case_ids=now, documents=documents, run_id=run_id)
+            issued += result.n_cases
+
+    manifest = stages.render(
+        order, decisions, reasons, paths["letters"], creditor=creditor, as_of=proposal.as_of,
+        formats=formats, policy=policy, on_chunk=commit, templates=templates,
+    )  # fmt: skip
+    mails = (
+        pd.concat(emails, ignore_index=True).sort_values(
+            ["case_id", "format"], kind="stable", ignore_index=True
+        )
+        if emails
+        else pd.DataFrame(columns=["case_id", "format", "path", "sha256"])
+    )
+    return manifest, mails, issued
 
 
 def _decide_and_write(
@@ -1021,80 +1339,81 @@ def _decide_and_write(
     formats: Sequence[str],
     quality: pd.DataFrame | None,
     issue_letters: bool,
-    workers: int,
+    stages: _Stages,
+    reports: bool = True,
+    templates: str | os.PathLike[str] | None = None,
 ) -> RunResult:
     """Stages 3 to 8 with one open decision store."""
+    run_id = run_id_for(portfolio, as_of, policy)
     with _stage("decide levels, cases and offers"):
         proposal = _decide(
             portfolio, features, risk, as_of, store, policy=policy, anomalies=anomalies, drift=drift
         )
     progress.info("%d overdue invoices, %d cases", len(proposal.decisions), len(proposal.cases))
-    run_id = _new_run_id(as_of)
-    store.record_events([_run_started(run_id, as_of, portfolio, model, policy)])
+    store.record_run(
+        as_of=as_of,
+        portfolio_hash=portfolio_hash(portfolio),
+        n_cases=len(proposal.cases),
+        software_version=_software_version(),
+        run_id=run_id,
+        policy_version=policy.version_id,
+        exist_ok=True,
+    )
+    store.record_events([_run_started(run_id, as_of, portfolio, model, policy)], once=True)
+    store.record_events(_payments_received(portfolio, store, run_id, as_of), once=True)
     with _stage("explain"):
-        reasons, explanations = _explain(model, features, proposal, portfolio.customers)
-    with _stage(f"render {len(proposal.cases)} letters"):
-        manifest = _write_letters(
-            proposal, reasons, paths["letters"], creditor, formats, policy, workers
+        reasons, explanations = _explain(
+            model, features, proposal, portfolio.customers, stages.explain
         )
-    with _stage(f"write e-mails and SMS for {len(proposal.cases)} cases"):
-        emails = write_emails(
-            proposal.cases,
-            proposal.decisions,
-            reasons,
-            paths["messages"],
-            creditor=creditor,
-            as_of=as_of,
-            policy=policy,
-            letters_dir=paths["letters"] if "pdf" in formats else None,
-        )
+    table = _decision_table(proposal, reasons, anomalies)
+    with _stage("record the proposal"):
+        _record_proposal(store, run_id, proposal, table)
+    with _stage(f"write SMS for {len(proposal.cases)} cases"):
         sms = write_sms(
             proposal.cases, paths["sms_csv"], creditor=creditor, as_of=as_of, policy=policy
         )
-    with _stage("write reviewer reports"):
-        reports = _write_reviewer_reports(
-            proposal,
-            reasons,
-            explanations,
-            paths,
-            model=model,
-            features=features,
-            items=items,
-            anomalies=anomalies,
-            drift=drift,
-            policy=policy,
-            customers=portfolio.customers,
-        )
-    table = _decision_table(proposal, reasons, anomalies)
+    with _stage(f"render and issue {len(proposal.cases)} letters"):
+        manifest, emails, issued = _write_and_issue(
+            proposal, reasons, paths, stages=stages, store=store, run_id=run_id,
+            creditor=creditor, formats=formats, policy=policy, issue_letters=issue_letters,
+            templates=templates,
+        )  # fmt: skip
+    written = pd.DataFrame(columns=["case_id", "format", "path"])
+    if reports:
+        with _stage("write reviewer reports"):
+            written = _write_reviewer_reports(
+                proposal,
+                reasons,
+                explanations,
+                paths,
+                model=model,
+                features=features,
+                items=items,
+                anomalies=anomalies,
+                drift=drift,
+                policy=policy,
+                customers=portfolio.customers,
+            )
     with _stage("write decisions.csv"):
         _write_decisions(table, paths["decisions_csv"])
-    model_files = sum(1 for f in paths["model"].iterdir() if f.is_file())
+    model_dir = paths["model"]
+    model_files = sum(1 for f in model_dir.iterdir() if f.is_file()) if model_dir.is_dir() else 0
     counts = _counts(len(items), proposal, manifest, anomalies, drift, model_files)
     counts["emails"] = len(emails)
     counts["sms"] = len(sms)
     counts["sms_segments"] = int(sms["segments"].sum()) if len(sms) else 0
-    counts["case_reports"] = int((reports["format"] == "html").sum())
+    counts["case_reports"] = int((written["format"] == "html").sum())
     # E-mails, the SMS list, the case reports and the portfolio report.
-    counts["files_written"] += len(emails) + 1 + len(reports) + 1
+    counts["files_written"] += len(emails) + 1 + len(written) + int(reports)
     # Every document written for a customer: letters (HTML, PDF) and e-mails (.eml).
     outbox = pd.concat([manifest, emails], ignore_index=True)
-    with _stage("record in the decision store"):
-        _record(
-            store,
-            run_id=run_id,
-            as_of=as_of,
-            portfolio=portfolio,
-            table=table,
-            n_cases=len(proposal.cases),
-            manifest=outbox,
-        )
-        store.record_events(_cases_proposed(run_id, proposal, table))
-        counts["review_queue"] = _write_review_queue(proposal, paths["review_queue"])
-        counts["issued_cases"] = issue(proposal, store).n_cases if issue_letters else 0
-        counts["residual_claims"] = len(proposal.residuals)
-        store.record_events(
-            [{"kind": "run_finished", "run_id": run_id, "payload": {"counts": dict(counts)}}]
-        )
+    counts["review_queue"] = _write_review_queue(proposal, paths["review_queue"])
+    counts["issued_cases"] = issued
+    counts["residual_claims"] = len(proposal.residuals)
+    store.record_events(
+        [{"kind": "run_finished", "run_id": run_id, "payload": {"counts": dict(counts)}}]
+    )
+    store.finish_run(run_id)
     with _stage("write run report"):
         _write_report(
             paths["run_summary"],

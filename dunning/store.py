@@ -2,18 +2,26 @@
 
 SQLAlchemy 2 Core over SQLite by default (any SQLAlchemy URL works; written for SQLite and
 PostgreSQL). Opening a store brings its database to the newest schema with the Alembic
-migrations shipped in ``dunning/migrations`` (see ``docs/audit.md``). Six tables:
+migrations shipped in ``dunning/migrations`` (see ``docs/audit.md``). Seven tables:
 
 ``runs``
     ``run_id`` (primary key), ``as_of``, ``created_at`` (UTC), ``portfolio_hash``,
-    ``n_cases``, ``software_version``.
+    ``n_cases``, ``software_version``, ``policy_version`` and ``finished_at`` (UTC;
+    ``NULL`` while the run is unfinished, e.g. after a crash).
+``cases``
+    ``run_id, case_id`` (primary key together), ``customer_id, name, level,
+    amount_due`` (exact decimal as text), ``currency, risk, offer, tone, channel,
+    language, needs_review, review_reason, as_of``: the cases a run proposed, read by the
+    review queue (:meth:`DecisionStore.cases`).
 ``decisions``
     ``run_id, invoice_id`` (primary key together), ``case_id`` (``NULL`` when the
     customer gets no letter), ``customer_id, level, open_amount`` (exact decimal as
     **text**, never a float), ``currency, risk, offer, reasons`` (the reason codes,
     ``|``-separated, most important first).
 ``letters``
-    ``run_id, case_id, format`` (primary key together), ``path, sha256``.
+    ``run_id, case_id, format`` (primary key together), ``path, sha256``, and for letters
+    ``pages``, ``template`` (the template id), ``template_sha256`` (the template set) and
+    ``data_sha256`` (the data the letter was made from).
 ``issued``
     The dunning letters actually issued, one row per invoice and level: ``invoice_id,
     level`` (primary key together, so the database itself refuses to issue a level twice
@@ -69,6 +77,7 @@ import logging
 import math
 import os
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -83,6 +92,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Connection,
@@ -97,6 +107,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    false,
     inspect,
     select,
     text,
@@ -137,6 +148,28 @@ _runs = Table(
     Column("portfolio_hash", String(128), nullable=False),
     Column("n_cases", Integer, nullable=False),
     Column("software_version", String(64), nullable=False),
+    Column("policy_version", String(64), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+
+_cases = Table(
+    "cases",
+    _metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("case_id", String(96), primary_key=True),
+    Column("customer_id", String(64), nullable=False),
+    Column("name", Text, nullable=True),
+    Column("level", Integer, nullable=False),
+    Column("amount_due", String(32), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("risk", Float, nullable=True),
+    Column("offer", String(32), nullable=False),
+    Column("tone", String(16), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("needs_review", Boolean, nullable=False),
+    Column("review_reason", Text, nullable=False),
+    Column("as_of", Date, nullable=False),
 )
 
 _decisions = Table(
@@ -162,6 +195,10 @@ _letters = Table(
     Column("format", String(8), primary_key=True),
     Column("path", Text, nullable=False),
     Column("sha256", String(64), nullable=False),
+    Column("pages", Integer, nullable=True),
+    Column("template", Text, nullable=True),
+    Column("template_sha256", String(64), nullable=True),
+    Column("data_sha256", String(64), nullable=True),
 )
 
 _issued = Table(
@@ -250,7 +287,7 @@ _AUDIT_LIMITS = {"run_id": 64, "subject": 128}
 _AUDIT_CHUNK = 5000
 
 # The newest migration (dunning/migrations/versions); a test checks it is Alembic's head.
-_SCHEMA_HEAD = "0001"
+_SCHEMA_HEAD = "0002"
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK = 0x64756E6E  # the PostgreSQL advisory lock held while migrating ("dunn")
 _AUDIT_LOCK = 0x61756474  # the PostgreSQL advisory lock held while appending events ("audt")
@@ -896,11 +933,40 @@ def _append_events(conn: Connection, events: Sequence[_Event]) -> int:
     return len(rows)
 
 
-def _issued_event(row: Mapping[str, Any]) -> _Event:
-    """The ``letter_issued`` event of one inserted ``issued`` row."""
-    payload = {
+def _unrecorded(conn: Connection, events: Sequence[_Event]) -> list[_Event]:
+    """The events whose (kind, run_id, subject) the trail does not have yet, first of each."""
+    seen: set[tuple[str, str | None, str | None]] = set()
+    for kind in sorted({e.kind for e in events}):
+        runs = sorted({e.run_id for e in events if e.kind == kind and e.run_id is not None})
+        clauses = [_audit.c.run_id.in_(runs)] if runs else []
+        if any(e.run_id is None for e in events if e.kind == kind):
+            clauses.append(_audit.c.run_id.is_(None))
+        statement = select(_audit.c.kind, _audit.c.run_id, _audit.c.subject).where(
+            _audit.c.kind == kind
+        )
+        if len(clauses) == 1:
+            statement = statement.where(clauses[0])
+        for found in conn.execute(statement):
+            seen.add((str(found[0]), found[1], found[2]))
+    kept = []
+    for item in events:
+        key = (item.kind, item.run_id, item.subject)
+        if key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept
+
+
+def _issued_event(row: Mapping[str, Any], documents: Mapping[str, str] | None = None) -> _Event:
+    """The ``letter_issued`` event of one inserted ``issued`` row.
+
+    ``documents`` (format → sha256 of the file sent) joins the payload when given.
+    """
+    payload: dict[str, Any] = {
         c.name: row[c.name] for c in _issued.columns if c.name not in ("invoice_id", "run_id")
     }
+    if documents:
+        payload["documents"] = dict(sorted(documents.items()))
     return _audit_event(
         {
             "kind": "letter_issued",
@@ -946,7 +1012,9 @@ def _alembic_config(url: str | None = None) -> Config:
     """
     from alembic.config import Config
 
-    config = Config()
+    # Alembic's default stdout is bound when alembic.config is first imported; that may be a
+    # stream replaced for a while (a test runner, a CLI capturing output) and closed later.
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
     config.set_main_option("file_template", "v%%(rev)s_%%(slug)s")  # an importable name
     if url is not None:
@@ -971,6 +1039,30 @@ def _sqlite_begin(conn: Connection) -> None:
     """``BEGIN IMMEDIATE`` for the store's writers (the write lock up front), else ``BEGIN``."""
     mode = conn.get_execution_options().get(_SQLITE_BEGIN)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
+
+
+_LETTER_OPTIONAL = ("pages", "template", "template_sha256", "data_sha256")
+
+
+def _letter_rows(run_id: str | None, manifest: pd.DataFrame) -> list[dict[str, Any]]:
+    """``letters`` rows of a manifest (its own ``run_id`` column wins over ``run_id``)."""
+    rows = []
+    for r in manifest.to_dict("records"):
+        row: dict[str, Any] = {
+            "run_id": _text(r.get("run_id")) or run_id,
+            "case_id": str(r["case_id"]),
+            "format": str(r["format"]),
+            "path": str(r["path"]),
+            "sha256": str(r["sha256"]),
+        }
+        for name in _LETTER_OPTIONAL:
+            value = _none(r.get(name))
+            row[name] = None if value is None else (int(value) if name == "pages" else str(value))
+        if row["run_id"] is None:
+            msg = f"letter of case {row['case_id']} has no run_id"
+            raise ValueError(msg)
+        rows.append(row)
+    return rows
 
 
 class DecisionStore:
@@ -1114,6 +1206,8 @@ class DecisionStore:
         software_version: str = "unknown",
         run_id: str | None = None,
         created_at: datetime | None = None,
+        policy_version: str | None = None,
+        exist_ok: bool = False,
     ) -> str:
         """Record a run and return its id.
 
@@ -1132,6 +1226,11 @@ class DecisionStore:
         created_at : datetime.datetime, optional
             Timezone-aware (a naive time raises ``TypeError``); stored in UTC. Defaults to
             now (UTC).
+        policy_version : str, optional
+            The policy's version id (:attr:`dunning.policy.Policy.version_id`).
+        exist_ok : bool
+            A run with this id already recorded is kept as it is (a resumed run); without
+            it, recording the same id twice is a :class:`StoreError`.
 
         Returns
         -------
@@ -1150,10 +1249,163 @@ class DecisionStore:
             "portfolio_hash": portfolio_hash,
             "n_cases": int(n_cases),
             "software_version": software_version,
+            "policy_version": policy_version,
         }
         with self._begin(f"recording run {run_id}", write=True) as conn:
-            conn.execute(_runs.insert(), [row])
+            if exist_ok:
+                _insert_new(conn, _runs, [row])
+            else:
+                conn.execute(_runs.insert(), [row])
         return run_id
+
+    def finish_run(self, run_id: str, *, finished_at: datetime | None = None) -> None:
+        """Mark a run finished (``runs.finished_at``); a run finished before keeps its time.
+
+        Examples
+        --------
+        >>> with DecisionStore("sqlite://") as store:
+        ...     _ = store.record_run(as_of=date(2026, 11, 23), portfolio_hash="abc",
+        ...                          n_cases=0, run_id="R1")
+        ...     store.finish_run("R1")
+        ...     bool(store.runs()["finished_at"].notna().all())
+        True
+        """
+        stamp = _as_utc(finished_at or datetime.now(UTC))
+        with self._begin(f"finishing run {run_id}", write=True) as conn:
+            conn.execute(
+                _runs.update()
+                .where(_runs.c.run_id == run_id, _runs.c.finished_at.is_(None))
+                .values(finished_at=stamp)
+            )
+
+    def latest_run_id(self) -> str | None:
+        """The id of the run recorded last (``None`` for an empty store).
+
+        Examples
+        --------
+        >>> with DecisionStore("sqlite://") as store:
+        ...     store.latest_run_id()
+        """
+        statement = (
+            select(_runs.c.run_id).order_by(_runs.c.created_at.desc(), _runs.c.run_id.desc())
+        ).limit(1)
+        found = self._read("looking up the latest run", statement)
+        return None if found.empty else str(found.iloc[0, 0])
+
+    def record_cases(self, run_id: str, cases: pd.DataFrame, *, as_of: date) -> int:
+        """Record the proposed cases of a run; cases already recorded are skipped.
+
+        Parameters
+        ----------
+        run_id : str
+            From :meth:`record_run`.
+        cases : pandas.DataFrame
+            ``Proposal.cases``: ``case_id, customer_id, level, amount_due`` (``Decimal``),
+            ``currency, needs_review``; optional ``name, risk, offer, tone, channel,
+            language, review_reason``.
+        as_of : datetime.date
+            The run date.
+
+        Returns
+        -------
+        int
+            Number of cases inserted.
+
+        Examples
+        --------
+        >>> cases = pd.DataFrame({"case_id": ["C1"], "customer_id": ["K-1"], "level": [2],
+        ...     "amount_due": [Decimal("96.40")], "currency": ["EUR"],
+        ...     "needs_review": [True], "review_reason": ["HIGH_EXPOSURE"]})
+        >>> with DecisionStore("sqlite://") as store:
+        ...     first = store.record_cases("R1", cases, as_of=date(2026, 11, 23))
+        ...     again = store.record_cases("R1", cases, as_of=date(2026, 11, 23))
+        ...     back = store.cases("R1")
+        >>> first, again, back.loc[0, "amount_due"], bool(back.loc[0, "needs_review"])
+        (1, 0, Decimal('96.40'), True)
+        """
+        method = "record_cases"
+        missing = [
+            c
+            for c in ("case_id", "customer_id", "level", "amount_due", "currency", "needs_review")
+            if c not in cases.columns
+        ]
+        if missing:
+            raise self._fail(method, f"the cases lack the column(s) {missing}.")
+        amounts = self._money(cases, "amount_due", method)
+        n = len(cases)
+
+        def column(name: str, default: Any) -> list[Any]:
+            if name not in cases.columns:
+                return [default] * n
+            return [default if _none(v) is None else v for v in cases[name].tolist()]
+
+        rows = [
+            {
+                "run_id": run_id,
+                "case_id": str(case_id),
+                "customer_id": str(customer),
+                "name": None if name is None else str(name),
+                "level": int(level),
+                "amount_due": amount,
+                "currency": str(currency),
+                "risk": None if risk is None else float(risk),
+                "offer": str(offer),
+                "tone": str(tone),
+                "channel": str(channel),
+                "language": str(language),
+                "needs_review": bool(review),
+                "review_reason": str(reason),
+                "as_of": as_of,
+            }
+            for case_id, customer, name, level, amount, currency, risk, offer, tone, channel,
+            language, review, reason in zip(
+                cases["case_id"].tolist(),
+                cases["customer_id"].tolist(),
+                column("name", None),
+                cases["level"].tolist(),
+                amounts,
+                cases["currency"].tolist(),
+                column("risk", None),
+                column("offer", "none"),
+                column("tone", "neutral"),
+                column("channel", "letter"),
+                column("language", "de"),
+                cases["needs_review"].tolist(),
+                column("review_reason", ""),
+                strict=True,
+            )
+        ]  # fmt: skip
+        with self._begin(f"recording {n} cases of run {run_id}", write=True) as conn:
+            return len(_insert_new(conn, _cases, rows))
+
+    def cases(self, run_id: str | None = None) -> pd.DataFrame:
+        """The cases of a run (default: the latest run), ordered by ``case_id``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The columns of the ``cases`` table: ``run_id, case_id, customer_id, name,
+            level, amount_due`` (exact ``Decimal``), ``currency, risk, offer, tone,
+            channel, language, needs_review`` (bool), ``review_reason, as_of`` (date).
+            Empty for an empty store.
+
+        Examples
+        --------
+        See :meth:`record_cases`.
+        """
+        run_id = self.latest_run_id() if run_id is None else run_id
+        frame = self._read(
+            f"reading cases of run {run_id}",
+            select(_cases).where(_cases.c.run_id == run_id).order_by(_cases.c.case_id),
+        )
+        frame["amount_due"] = pd.Series(
+            [Decimal(v) for v in frame["amount_due"]], index=frame.index, dtype=object
+        )
+        frame["level"] = frame["level"].astype("int64")
+        frame["risk"] = frame["risk"].astype("float64")
+        frame["needs_review"] = frame["needs_review"].astype("bool")
+        frame["as_of"] = [_as_date(v) for v in frame["as_of"]]
+        return frame
 
     def record_decisions(self, run_id: str, decisions: pd.DataFrame) -> int:
         """Record one row per invoice decision of a run.
@@ -1170,7 +1422,7 @@ class DecisionStore:
         Returns
         -------
         int
-            Number of rows written.
+            Number of rows written (a decision already recorded for the run is skipped).
 
         Raises
         ------
@@ -1223,12 +1475,14 @@ class DecisionStore:
             )
         ]
         with self._begin(f"recording {n} decisions of run {run_id}", write=True) as conn:
-            if rows:
-                conn.execute(_decisions.insert(), rows)
-        return n
+            return len(_insert_new(conn, _decisions, rows))
 
     def record_letters(self, run_id: str, manifest: pd.DataFrame) -> int:
         """Record the letters of a run from a :func:`dunning.letters.render_letters` manifest.
+
+        The manifest's ``case_id, format, path, sha256`` are required; ``pages``,
+        ``template``, ``template_sha256`` and ``data_sha256`` are kept when present. A
+        letter already recorded for the run (same case and format) is skipped.
 
         Returns
         -------
@@ -1242,20 +1496,9 @@ class DecisionStore:
         ...         "path": ["out/letters/C1.pdf"], "sha256": ["ab" * 32]}))
         1
         """
-        rows = [
-            {
-                "run_id": run_id,
-                "case_id": str(r["case_id"]),
-                "format": str(r["format"]),
-                "path": str(r["path"]),
-                "sha256": str(r["sha256"]),
-            }
-            for r in manifest.to_dict("records")
-        ]
+        rows = _letter_rows(run_id, manifest)
         with self._begin(f"recording {len(rows)} letters of run {run_id}", write=True) as conn:
-            if rows:
-                conn.execute(_letters.insert(), rows)
-        return len(rows)
+            return len(_insert_new(conn, _letters, rows))
 
     def _fail(self, method: str, message: str) -> StoreError:
         return StoreError(f"{method}: {message}", url=self.url)
@@ -1280,7 +1523,13 @@ class DecisionStore:
             raise self._fail(method, msg)
         return [str(v) for v in values]
 
-    def record_issued(self, events: pd.DataFrame, *, issued_at: datetime | None = None) -> int:
+    def record_issued(
+        self,
+        events: pd.DataFrame,
+        *,
+        issued_at: datetime | None = None,
+        letters: pd.DataFrame | None = None,
+    ) -> int:
         """Record dunning letters actually issued, skipping letters already recorded.
 
         One row per invoice and level. A row whose ``(invoice_id, level)`` is already in
@@ -1303,6 +1552,12 @@ class DecisionStore:
             automatically).
         issued_at : datetime.datetime, optional
             When the letters were issued, timezone-aware; stored in UTC. Defaults to now.
+        letters : pandas.DataFrame, optional
+            The documents sent for these cases (a :func:`dunning.letters.render_letters`
+            manifest, with ``run_id`` or the events' ``run_id``): recorded in ``letters``
+            in the same transaction, and each ``letter_issued`` event's payload gets
+            ``documents``, the sha256 of every file of its case by format. Issuing a case
+            and recording what was sent is one transaction: both happen or neither.
 
         Returns
         -------
@@ -1366,25 +1621,40 @@ class DecisionStore:
             row.update(run_id=run_ids[i], issued_at=stamp, approved_by=approvers[i])
             rows.append(row)
         rows = _first_per_key(rows, ("invoice_id", "level"))
+        documents: dict[str, dict[str, str]] = {}
+        letter_rows: list[dict[str, Any]] = []
         try:
-            audit = {(r["invoice_id"], r["level"]): _issued_event(r) for r in rows}
+            if letters is not None and len(letters):
+                default_run = next((r for r in run_ids if r), None)
+                letter_rows = _letter_rows(default_run, letters)
+                for letter in letter_rows:
+                    documents.setdefault(letter["case_id"], {})[letter["format"]] = letter["sha256"]
+            audit = {
+                (r["invoice_id"], r["level"]): _issued_event(r, documents.get(r["case_id"]))
+                for r in rows
+            }
         except (TypeError, ValueError) as exc:
             raise self._fail(method, f"{exc}. Nothing was recorded.") from exc
         with self._begin(f"recording {len(rows)} issued letters", write=True) as conn:
             _lock_audit(conn)  # before the rows: every audited writer locks in the same order
             keys = set(_insert_new(conn, _issued, rows))
+            _insert_new(conn, _letters, letter_rows)
             inserted = _append_events(conn, [e for key, e in audit.items() if key in keys])
         if inserted < n:
             logger.info("record_issued: %d of %d rows were already recorded", n - inserted, n)
         return inserted
 
-    def issued(self, *, until: date | None = None) -> pd.DataFrame:
+    def issued(
+        self, *, until: date | None = None, invoice_ids: Iterable[str] | None = None
+    ) -> pd.DataFrame:
         """The letters issued, usable directly as the dunning history of a portfolio.
 
         Parameters
         ----------
         until : datetime.date, optional
             Only letters with ``issued_on <= until``.
+        invoice_ids : iterable of str, optional
+            Only the letters of these invoices.
 
         Returns
         -------
@@ -1412,7 +1682,22 @@ class DecisionStore:
         statement = select(_issued).order_by(_issued.c.invoice_id, _issued.c.level)
         if until is not None:
             statement = statement.where(_issued.c.issued_on <= until)
-        frame = self._read("reading issued letters", statement)
+        if invoice_ids is None:
+            frame = self._read("reading issued letters", statement)
+        else:
+            wanted = sorted({str(i) for i in invoice_ids})
+            parts = [
+                self._read(
+                    "reading issued letters",
+                    statement.where(_issued.c.invoice_id.in_(wanted[i : i + _KEY_CHUNK])),
+                )
+                for i in range(0, len(wanted), _KEY_CHUNK)
+            ]
+            frame = (
+                pd.concat(parts, ignore_index=True)
+                if parts
+                else self._read("reading issued letters", statement.where(false()))
+            )
         frame["level"] = frame["level"].astype("int64")
         frame["issued_on"] = pd.to_datetime(frame["issued_on"]).astype("datetime64[ns]")
         frame["issued_at"] = pd.to_datetime(frame["issued_at"], utc=True).astype(
@@ -1611,9 +1896,8 @@ class DecisionStore:
         """
         frame = self._read("reading runs", select(_runs).order_by(_runs.c.created_at))
         # SQLite returns the stored UTC time naive, PostgreSQL aware: both become UTC.
-        frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True).astype(
-            "datetime64[ns, UTC]"
-        )
+        for column in ("created_at", "finished_at"):
+            frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
         return frame
 
     def decisions(self, run_id: str) -> pd.DataFrame:
@@ -1674,7 +1958,7 @@ class DecisionStore:
 
     # --- the audit trail ----------------------------------------------------------------------
 
-    def record_events(self, events: Sequence[Mapping[str, Any]]) -> int:
+    def record_events(self, events: Sequence[Mapping[str, Any]], *, once: bool = False) -> int:
         """Append events to the audit trail, all in one transaction.
 
         Each event gets the next ``seq`` and its hashes from the last event stored, read
@@ -1691,6 +1975,10 @@ class DecisionStore:
             (a mapping of text, numbers, ``Decimal`` amounts, dates, timezone-aware times,
             lists and mappings; stored as canonical JSON with amounts as decimal strings)
             and ``at`` (timezone-aware; default now, UTC).
+        once : bool
+            Skip an event when the trail already has one of the same ``kind``, ``run_id``
+            and ``subject`` (a resumed run records ``run_started`` and each
+            ``case_proposed`` once); checked in the same transaction.
 
         Returns
         -------
@@ -1743,6 +2031,9 @@ class DecisionStore:
         if not checked:
             return 0
         with self._begin(f"recording {len(checked)} audit events", write=True) as conn:
+            if once:
+                _lock_audit(conn)
+                checked = _unrecorded(conn, checked)
             return _append_events(conn, checked)
 
     def audit_events(

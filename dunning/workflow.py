@@ -68,7 +68,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
@@ -140,7 +140,7 @@ class Scores:
 class ReviewDecision(BaseModel):
     """A clerk's decision about one case of a proposal.
 
-    Parameters
+    Attributes
     ----------
     case_id : str
         The case reviewed.
@@ -598,7 +598,13 @@ def _escalate(
 
 
 def issue(
-    proposal: Proposal, store: DecisionStore, *, issued_at: datetime | None = None
+    proposal: Proposal,
+    store: DecisionStore,
+    *,
+    issued_at: datetime | None = None,
+    case_ids: Iterable[str] | None = None,
+    documents: pd.DataFrame | None = None,
+    run_id: str | None = None,
 ) -> IssueResult:
     """Commit the approved cases of a proposal to the store's dunning history.
 
@@ -616,6 +622,15 @@ def issue(
         Where the letters and reviews are recorded.
     issued_at : datetime.datetime, optional
         Recording time (default now, UTC).
+    case_ids : iterable of str, optional
+        Issue only these cases of the proposal (e.g. the ones whose letters were just
+        written); default all. The other cases are not listed in ``skipped``.
+    documents : pandas.DataFrame, optional
+        The documents sent (a :func:`dunning.letters.render_letters` manifest): recorded in
+        the store's ``letters`` table, with their sha256 in the ``letter_issued`` audit
+        events, in the same transaction as the issued rows.
+    run_id : str, optional
+        The run that issues the letters, recorded with each issued row and letter.
 
     Returns
     -------
@@ -626,6 +641,8 @@ def issue(
     See the module docstring.
     """
     cases = proposal.cases
+    if case_ids is not None:
+        cases = cases.loc[cases["case_id"].isin(set(case_ids))]
     reviews_recorded = store.record_reviews(proposal.reviews) if len(proposal.reviews) else 0
     if "approved" in cases.columns:
         approved = cases["approved"].to_numpy(bool)
@@ -657,12 +674,17 @@ def issue(
             "flat_fee": letters["flat_fee"].to_numpy(),
             "earlier_fees": letters["earlier_fees"].to_numpy(),
             "open_amount": letters["open_amount"].to_numpy(),
-            "run_id": None,
+            "run_id": run_id,
             "approved_by": letters["case_id"].map(reviewed_by).to_numpy(),
         }
     )
-    before = store.issued(until=proposal.as_of)
-    inserted = store.record_issued(events, issued_at=issued_at)
+    before = store.issued(until=proposal.as_of, invoice_ids=events["invoice_id"])
+    sent = None
+    if documents is not None:
+        sent = documents.loc[documents["case_id"].isin(set(events["case_id"]))]
+        if run_id is not None and "run_id" not in sent.columns:
+            sent = sent.assign(run_id=run_id)
+    inserted = store.record_issued(events, issued_at=issued_at, letters=sent)
     known = set(zip(before["invoice_id"], before["level"], strict=True)) if len(before) else set()
     is_new = [
         (i, int(lv)) not in known

@@ -62,7 +62,8 @@ from dunning.store import (
 AT = datetime(2026, 11, 23, 6, 30, tzinfo=UTC)
 AS_OF = date(2026, 11, 23)
 ALL_TABLES = {
-    "runs", "decisions", "letters", "issued", "reviews", "audit_events", "alembic_version",
+    "runs", "cases", "decisions", "letters", "issued", "reviews", "audit_events",
+        "alembic_version",
 }  # fmt: skip
 
 
@@ -756,7 +757,7 @@ def test_new_database_is_at_the_newest_revision(store_url: str) -> None:
     assert _tables(store_url) == ALL_TABLES
     assert _rows(store_url, "SELECT version_num FROM alembic_version") == [(_SCHEMA_HEAD,)]
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head == _SCHEMA_HEAD == "0001"
+    assert head == _SCHEMA_HEAD == "0002"
 
 
 def test_model_and_migrations_agree(store_url: str) -> None:

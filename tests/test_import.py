@@ -29,6 +29,7 @@ MODULES = [
     "dunning._pdfua",
     "dunning._files",
     "dunning.store",
+    "dunning.cluster",
     "dunning.pipeline",
     "dunning.cli",
     "scoring",

@@ -106,7 +106,18 @@ def _pdf_text(path: Path) -> str:
 def test_manifest_lists_every_file_with_its_hash(rendered: tuple[Path, pd.DataFrame]) -> None:
     """One HTML and one PDF per case; sha256 and page counts match the files; no temp files."""
     out, manifest = rendered
-    assert list(manifest.columns) == ["case_id", "format", "path", "sha256", "pages"]
+    assert list(manifest.columns) == [
+        "case_id",
+        "format",
+        "path",
+        "sha256",
+        "pages",
+        "template",
+        "template_sha256",
+        "data_sha256",
+    ]
+    assert set(manifest["template"]) == {"letters/letter.html.j2"}
+    assert set(manifest["template_sha256"]) == {letters.template_fingerprint()[1]}
     assert manifest[["case_id", "format"]].values.tolist() == [
         ["C20261123-aaaaaaaaaa", "html"],
         ["C20261123-aaaaaaaaaa", "pdf"],
@@ -1122,3 +1133,251 @@ def test_print_stream_refuses_changed_letters_and_empty_input(
     with pytest.raises(RenderError, match="no PDF letters given"):
         print_stream(batch["workers1"].loc[lambda m: m["format"] == "html"], tmp_path / "s.pdf")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- template id, template hash, data hash ---------------------------------------------------
+
+
+def test_manifest_hashes_are_stable_across_workers_and_distinct_per_case(
+    batch: dict[str, pd.DataFrame],
+) -> None:
+    """The package's id and set hash on every row; one data hash per case, same for any run."""
+    one = batch["workers1"]
+    template, digest = letters.template_fingerprint()
+    assert set(one["template"]) == {template} == {"letters/letter.html.j2"}
+    assert set(one["template_sha256"]) == {digest}
+    assert (one.groupby("case_id")["data_sha256"].nunique() == 1).all()
+    assert one.drop_duplicates("case_id")["data_sha256"].is_unique
+    columns = ["case_id", "format", "template", "template_sha256", "data_sha256"]
+    for name in ("workers2", "workers3"):
+        assert batch[name][columns].equals(one[columns])
+
+
+def test_data_hash_changes_with_the_case_data_only(tmp_path: Path) -> None:
+    cases = _cases()
+    first = render_letters(cases, _decisions(), _reasons(), tmp_path / "a",
+                           creditor=Creditor.demo(), as_of=AS_OF, formats=["html"])  # fmt: skip
+    again = render_letters(cases, _decisions(), _reasons(), tmp_path / "b",
+                           creditor=Creditor.demo(), as_of=AS_OF, formats=["html"])  # fmt: skip
+    assert first["data_sha256"].tolist() == again["data_sha256"].tolist()
+    changed = cases.assign(name=["Erika Musterfrau", "Acme Trading Ltd"])
+    other = render_letters(changed, _decisions(), _reasons(), tmp_path / "c",
+                           creditor=Creditor.demo(), as_of=AS_OF, formats=["html"])  # fmt: skip
+    assert other.loc[0, "data_sha256"] != first.loc[0, "data_sha256"]
+    assert other.loc[1, "data_sha256"] == first.loc[1, "data_sha256"]
+    assert other["template_sha256"].equals(first["template_sha256"])
+
+
+def test_canonical_json_of_the_context() -> None:
+    """Sorted keys, no whitespace, UTF-8, Decimal and dates as strings, numpy as numbers."""
+    import numpy as np
+
+    context = {"z": [Decimal("1.10"), date(2026, 1, 2)], "a": {"ü": np.int64(3)}, "m": None}
+    canonical = '{"a":{"ü":3},"m":null,"z":["1.10","2026-01-02"]}'
+    assert letters._data_sha256(context) == hashlib.sha256(canonical.encode()).hexdigest()
+    with pytest.raises(TypeError, match="cannot encode"):
+        letters._data_sha256({"x": object()})
+
+
+# --- legal texts -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("jurisdiction", ["DE", "GB"])
+def test_every_level_and_language_of_the_shipped_policies_has_legal_text(
+    jurisdiction: str,
+) -> None:
+    policy = Policy.default(jurisdiction)
+    legal = letters._TemplateSet.load().legal
+    for level in range(1, policy.max_level + 1):
+        for lang in letters.LOCALES:
+            for segment in ("B2C", "B2B"):
+                for escalation in (True, False):
+                    paragraphs = legal.paragraphs(
+                        jurisdiction, level, lang, segment=segment, escalation=escalation,
+                        values={"deadline": "1. Januar 2027"}, case_id="C1",
+                    )  # fmt: skip
+                    assert paragraphs and all(p.strip() for p in paragraphs)
+                    assert not any("{" in p for p in paragraphs)
+            html = _letter(lang, policy, level=level, currency=policy.currency)
+            assert '<section aria-labelledby="h-legal" class="legal">' in html
+
+
+LEGAL_DE_1 = (
+    "<p>Zahlen Sie nicht bis zum 3. Dezember 2026, sind Sie spätestens dann mit der Zahlung "
+    "im Verzug (§ 286 BGB). Im Verzug können wir Zinsen verlangen. Sie betragen im Jahr 5 "
+    "Prozentpunkte mehr als der Basiszinssatz (§ 288 Abs. 1 BGB).</p>"
+)
+LEGAL_DE_1_B2B = (
+    "<p>Zahlen Sie nicht bis zum 3. Dezember 2026, sind Sie spätestens dann mit der Zahlung "
+    "im Verzug (§ 286 BGB). Im Verzug können wir Zinsen verlangen. Sie betragen im Jahr 9 "
+    "Prozentpunkte mehr als der Basiszinssatz (§ 288 Abs. 2 BGB). Dazu kommt eine Pauschale "
+    "von 40 Euro (§ 288 Abs. 5 BGB). Haben wir später Kosten, um die Forderung einzutreiben, "
+    "rechnen wir die Pauschale darauf an.</p>"
+)
+LEGAL_DE_4 = [
+    "<p>Wir haben Sie bereits an die Zahlung erinnert. Deshalb sind Sie mit der Zahlung im "
+    "Verzug (§ 286 BGB). Für die Zeit des Verzugs können wir Zinsen verlangen. Sie betragen "
+    "im Jahr 5 Prozentpunkte mehr als der Basiszinssatz (§ 288 Abs. 1 BGB).</p>",
+    "<p>Zahlen Sie nicht bis zum 30. November 2026, können wir ein Inkassounternehmen "
+    "beauftragen. Wir können auch beim Amtsgericht einen Mahnbescheid beantragen. Das ist das "
+    "gerichtliche Mahnverfahren (§§ 688 ff. ZPO). Dadurch können Ihnen weitere Kosten "
+    "entstehen. Wie hoch die Kosten für ein Inkasso sein dürfen, ist gesetzlich begrenzt.</p>",
+]
+LEGAL_GB_4 = [
+    "<p>This letter is a Letter of Claim under the Pre-Action Protocol for Debt Claims. You "
+    "have 30 days to reply.</p>",
+    "<p>With this letter you should get an information sheet, a reply form and a financial "
+    "statement form. If one of them is missing, please tell us. Please use the reply form to "
+    "tell us if you agree that you owe the debt. You can also use it to tell us if you want "
+    "to get debt advice first.</p>",
+    "<p>If we do not hear from you within 30 days, we may start court proceedings.</p>",
+]
+
+
+def _legal_section(html: str) -> list[str]:
+    """The paragraphs of the legal section, after its heading."""
+    section = html.split('<section aria-labelledby="h-legal" class="legal">', 1)[1]
+    section = section.split("</section>", 1)[0]
+    return re.findall(r"<p>.*?</p>", section)
+
+
+def test_legal_text_of_a_german_payment_reminder() -> None:
+    """Level 1: default at the latest after the deadline, consumer or business interest."""
+    html = _letter("de", Policy.default("DE"), level=1)
+    assert '<h2 id="h-legal">Rechtliche Hinweise</h2>' in html
+    assert _legal_section(html) == [LEGAL_DE_1]
+    assert _legal_section(_letter("de", Policy.default("DE"), level=1, segment="B2B")) == [
+        LEGAL_DE_1_B2B
+    ]
+
+
+def test_legal_text_of_a_german_final_notice() -> None:
+    """The last level names collection and the court procedure, unless escalation is blocked."""
+    assert _legal_section(_letter("de", Policy.default("DE"), level=4)) == LEGAL_DE_4
+    blocked = _letter("de", Policy.default("DE"), level=4, escalation_blocked=True)
+    assert _legal_section(blocked) == LEGAL_DE_4[:1]
+
+
+def test_legal_text_of_a_uk_letter_of_claim() -> None:
+    """Pre-Action Protocol for Debt Claims for individuals; the 1998 Act for businesses."""
+    policy = Policy.default("GB")
+    assert policy.level_rule(4).letter_of_claim
+    html = _letter("en", policy, level=4, currency="GBP")
+    assert '<h2 id="h-legal">Legal information</h2>' in html
+    assert _legal_section(html) == LEGAL_GB_4
+    b2b = _legal_section(_letter("en", policy, level=4, currency="GBP", segment="B2B"))
+    assert b2b[0].startswith("<p>This letter is our Letter of Claim. You have 30 days to reply. "
+                             "The Late Payment of Commercial Debts (Interest) Act 1998 lets us "
+                             "claim interest on this business debt.")  # fmt: skip
+    assert "£40 for a debt under £1,000, £70 for £1,000 to £9,999.99 and £100" in b2b[0]
+    assert b2b[1] == LEGAL_GB_4[2]
+
+
+def test_missing_legal_text_is_a_render_error_naming_it() -> None:
+    legal = letters._LegalTexts.parse('[DE.1]\nde = "Text."\n', "legal.toml")
+    with pytest.raises(RenderError) as info:
+        legal.paragraphs("DE", 1, "en", segment="B2C", escalation=True, values={}, case_id="C7")
+    assert str(info.value) == (
+        "case C7: no legal text for jurisdiction DE, level 1, language en (segment B2C) in "
+        'legal.toml; add [DE.1] en = ["..."].'
+    )
+    assert info.value.case_id == "C7"
+    with pytest.raises(RenderError, match="jurisdiction GB, level 1, language de"):
+        legal.paragraphs("GB", 1, "de", segment="B2C", escalation=True, values={}, case_id="C7")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('[DE.1]\nfr = "Texte."\n', r"\[DE\.1\.fr\] is not a known key"),
+        ('[DE.x]\nde = "Text."\n', r"\[DE\.x\] must be a table named by a level number"),
+        ('[DE.1]\nde = "Bis {frist} zahlen."\n', r"unknown placeholders \['frist'\]"),
+        ("[DE.1]\nde = []\n", r"must be a non-empty text or list of texts"),
+        ('[DE.1.escalation]\nfr = "x"\n', r"has unknown languages \['fr'\]"),
+        ('[DE.1.B2B.B2C]\nde = "x"\n', r"\[DE\.1\.B2B\.B2C\] is not a known key"),
+        ("[DE.1\n", "not valid TOML"),
+    ],
+)
+def test_invalid_legal_texts_are_refused(text: str, problem: str) -> None:
+    with pytest.raises(RenderError, match=problem):
+        letters._LegalTexts.parse(text, "legal.toml")
+
+
+# --- why you receive this offer ----------------------------------------------------------------
+
+
+def _why(html: str) -> tuple[list[str], list[str]]:
+    """Paragraphs and list items after the "why this offer" heading, in its section."""
+    part = html.split('<h3 id="h-offer-why">', 1)[1].split("</section>", 1)[0]
+    return re.findall(r"<p>(.*?)</p>", part), re.findall(r"<li>(.*?)</li>", part)
+
+
+CLERK_DE = (
+    "Das Angebot haben wir nach festen Regeln ausgewählt. Sie müssen es nicht annehmen. Auf "
+    "Wunsch prüft eine Mitarbeiterin oder ein Mitarbeiter die Auswahl. Sie können ihr auch "
+    "widersprechen. Sie erreichen uns unter Telefon +49 30 1234567-0 und per E-Mail an "
+    "forderungen@musterfirma.example."
+)
+
+
+def test_offer_chosen_by_the_rules_explains_its_data_in_german() -> None:
+    html = _letter("de", offer="installment_plan", installments=3, offer_code="ELIGIBLE",
+                   risk=0.34)  # fmt: skip
+    assert '<h3 id="h-offer-why">Warum wir Ihnen dieses Angebot machen</h3>' in html
+    paragraphs, items = _why(html)
+    assert paragraphs == [
+        "Wir bieten eine Ratenzahlung an, wenn wir erwarten, dass Sie den Betrag in Raten gut "
+        "zahlen können. Das ist ab einer Summe von 500,00\xa0€ möglich. Dafür haben wir diese "
+        "Daten aus Ihrem Kundenkonto bei uns genutzt:",
+        CLERK_DE,
+    ]
+    assert items == [
+        "die Summe Ihrer offenen Rechnungen",
+        "die Stufe dieses Schreibens: 1. Mahnung",
+        "wie Sie Rechnungen bisher bezahlt haben. Daraus schätzen wir, wie wahrscheinlich eine "
+        "Zahlung ist. Ergebnis: mittel",
+        "ob Sie Ihre Zahlungszusagen der letzten 12 Monate eingehalten haben",
+    ]
+
+
+def test_offer_below_the_risk_range_names_the_purchases_in_english() -> None:
+    """A low-risk customer gets an offer only for a high CLV: the purchases are named."""
+    html = _letter("en", offer="deferral", deferral_due=pd.Timestamp("2027-01-15"),
+                   offer_code="DEFERRAL", risk=0.1)  # fmt: skip
+    paragraphs, items = _why(html)
+    assert paragraphs == [
+        "We offer a later payment date when we expect that a little more time will help you "
+        "pay. For this we used these data from your account with us:",
+        "We chose this offer by fixed rules. You do not have to accept it. If you wish, a "
+        "member of our staff will check the choice. You can also object to it. You can reach "
+        "us by phone on +49 30 1234567-0 or by email at forderungen@musterfirma.example.",
+    ]
+    assert items == [
+        "the total of your open invoices",
+        "the stage of this letter: first reminder",
+        "how you have paid invoices so far. From this we estimate how likely a payment is. "
+        "Result: high",
+        "how often and how much you have bought from us so far",
+        "whether you have kept your payment promises in the last 12 months",
+    ]
+
+
+def test_offer_without_rule_data_names_only_what_the_case_holds() -> None:
+    """No offer_code, no risk: only the amount and the level; no minimum, no promises."""
+    paragraphs, items = _why(_letter("de", offer="installment_plan", installments=3))
+    assert "ab einer Summe" not in paragraphs[0]
+    assert items == [
+        "die Summe Ihrer offenen Rechnungen",
+        "die Stufe dieses Schreibens: 1. Mahnung",
+    ]
+    assert paragraphs[1] == CLERK_DE
+    assert "h-offer-why" not in _letter("de")
+
+
+def test_offer_paragraph_never_mentions_vulnerability() -> None:
+    html = _letter("de", offer="installment_plan", installments=3, offer_code="ELIGIBLE",
+                   risk=0.5, vulnerable=True, help_line=True)  # fmt: skip
+    why = " ".join(" ".join(part) for part in _why(html)).lower()
+    assert "widersprechen" in why and "mitarbeiter" in why
+    for word in (*NEVER, "schwierigkeit", "hilfe"):
+        assert word not in why, word

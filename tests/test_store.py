@@ -103,7 +103,8 @@ def test_store_url_fixture_gives_each_backend_an_empty_database(store_url: str) 
     with DecisionStore(store_url):
         pass
     assert _tables(store_url) == {
-        "runs", "decisions", "letters", "issued", "reviews", "audit_events", "alembic_version",
+        "runs", "cases", "decisions", "letters", "issued", "reviews", "audit_events",
+        "alembic_version",
     }  # fmt: skip
 
 
@@ -179,11 +180,14 @@ def test_letters_round_trip(store_url: str) -> None:
         assert store.record_letters("R2", manifest.iloc[[1]]) == 1
         back = store.letters("R1")
         assert store.letters("R9").empty
-        with pytest.raises(StoreError, match=r"recording 1 letters of run R1 failed"):
-            store.record_letters("R1", manifest.iloc[[0]])  # (run, case, format) is the key
+        # (run, case, format) is the key: a letter recorded again (a resumed run) is
+        # skipped and keeps its first values.
+        again = manifest.iloc[[0]].assign(sha256="c" * 64)
+        assert store.record_letters("R1", again) == 0
+        assert store.letters("R1").values.tolist() == back.values.tolist()
     assert back.values.tolist() == [
-        ["R1", "C1", "html", "out/letters/C1.html", "a" * 64],
-        ["R1", "C1", "pdf", "out/letters/C1.pdf", "b" * 64],
+        ["R1", "C1", "html", "out/letters/C1.html", "a" * 64, 1, None, None, None],
+        ["R1", "C1", "pdf", "out/letters/C1.pdf", "b" * 64, 1, None, None, None],
     ]
 
 
@@ -705,3 +709,114 @@ def test_postgresql_schema_as_created_on_the_server(postgres_url: str) -> None:
         ("issued_on", "date"),
         ("open_amount", "character varying"),
     ]
+
+
+# --- cases, finished runs, documents issued with their letters, events once ---------------
+
+
+def test_cases_and_finished_runs_round_trip(store_url: str) -> None:
+    """Cases come back exact; a resumed run is recorded once; finished_at is set once."""
+    cases = pd.DataFrame(
+        {
+            "case_id": ["C2", "C1"],
+            "customer_id": ["K-2", "K-1"],
+            "name": ["Bo Chan", None],
+            "level": [2, 1],
+            "amount_due": [Decimal("96.40"), Decimal("0.10")],
+            "currency": ["EUR", "GBP"],
+            "risk": [0.25, None],
+            "offer": ["installment_plan", "none"],
+            "tone": ["firm", "friendly"],
+            "channel": ["letter", "email"],
+            "language": ["de", "en"],
+            "needs_review": [True, False],
+            "review_reason": ["HIGH_EXPOSURE", ""],
+        }
+    )
+    first = datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
+    with DecisionStore(store_url) as store:
+        assert store.latest_run_id() is None
+        assert store.cases().empty
+        for _ in range(2):  # the second time is a resumed run
+            store.record_run(as_of=AS_OF, portfolio_hash="h", n_cases=2, run_id="R1",
+                             policy_version="p" * 64, exist_ok=True)  # fmt: skip
+            assert store.record_cases("R1", cases, as_of=AS_OF) in (2, 0)
+        store.finish_run("R1", finished_at=first)
+        store.finish_run("R1", finished_at=first + timedelta(hours=1))
+        back = store.cases()
+        runs = store.runs()
+        with pytest.raises(StoreError, match="amount_due must hold finite Decimal"):
+            store.record_cases("R1", cases.assign(amount_due=[1.5, 2.5]), as_of=AS_OF)
+    assert back["case_id"].tolist() == ["C1", "C2"]
+    assert back["amount_due"].tolist() == [Decimal("0.10"), Decimal("96.40")]
+    assert back["needs_review"].tolist() == [False, True]
+    assert back["name"].tolist()[1] == "Bo Chan" and back["name"].isna().tolist()[0]
+    assert back["as_of"].tolist() == [AS_OF, AS_OF]
+    assert runs["run_id"].tolist() == ["R1"]
+    assert runs.loc[0, "policy_version"] == "p" * 64
+    assert runs.loc[0, "finished_at"] == pd.Timestamp(first)
+
+
+def test_issuing_records_the_documents_in_the_same_transaction(store_url: str) -> None:
+    """record_issued(letters=…) stores the files and puts their sha256 in the audit events."""
+    events = _events().assign(run_id="R1")
+    documents = pd.DataFrame(
+        {
+            "case_id": ["C20261123-aa", "C20261123-aa", "C20261123-bb-JPY"],
+            "format": ["html", "pdf", "eml"],
+            "path": ["l/aa.html", "l/aa.pdf", "m/bb.eml"],
+            "sha256": ["a" * 64, "b" * 64, "c" * 64],
+            "pages": [1, 1, None],
+            "template": ["letters/letter.html.j2", "letters/letter.html.j2", None],
+            "template_sha256": ["d" * 64, "d" * 64, None],
+            "data_sha256": ["e" * 64, "e" * 64, None],
+        }
+    )
+    with DecisionStore(store_url) as store:
+        assert store.record_issued(events, issued_at=ISSUED_AT, letters=documents) == 3
+        assert store.record_issued(events, issued_at=ISSUED_AT, letters=documents) == 0
+        letters = store.letters("R1")
+        trail = store.audit_events(kind="letter_issued")
+        assert store.verify_audit().ok
+    shown = letters[["case_id", "format", "pages", "template_sha256"]]
+    assert shown.astype(object).where(shown.notna(), None).values.tolist() == [
+        ["C20261123-aa", "html", 1, "d" * 64],
+        ["C20261123-aa", "pdf", 1, "d" * 64],
+        ["C20261123-bb-JPY", "eml", None, None],
+    ]
+    payloads = dict(zip(trail["subject"], trail["payload"], strict=True))
+    both = '"documents":{"html":"' + "a" * 64 + '","pdf":"' + "b" * 64 + '"}'
+    assert both in payloads["R-1"] and both in payloads["R-2"]
+    assert '"documents":{"eml":"' + "c" * 64 + '"}' in payloads["J-1"]
+
+
+def test_a_failed_issue_records_neither_rows_nor_documents(store_url: str) -> None:
+    """A bad letter row aborts the whole transaction: no issued row, no document, no event."""
+    documents = pd.DataFrame({"case_id": ["C20261123-aa"], "format": ["html"],
+                              "path": ["l/aa.html"], "sha256": ["a" * 64]})  # fmt: skip
+    with DecisionStore(store_url) as store:
+        with pytest.raises(StoreError, match="has no run_id"):
+            store.record_issued(_events().assign(run_id=None), letters=documents)
+        assert store.issued().empty
+        assert store.letters("R1").empty
+        assert store.audit_events().empty
+
+
+def test_events_once_skips_what_the_trail_has(store_url: str) -> None:
+    """once=True: the same kind, run and subject is recorded a single time."""
+    events = [
+        {"kind": "run_started", "run_id": "R1"},
+        {"kind": "case_proposed", "run_id": "R1", "subject": "C1"},
+        {"kind": "case_proposed", "run_id": "R1", "subject": "C1"},
+        {"kind": "case_proposed", "run_id": "R2", "subject": "C1"},
+        {"kind": "payment_received", "subject": "P-1"},
+    ]
+    with DecisionStore(store_url) as store:
+        assert store.record_events(events, once=True) == 4
+        assert store.record_events(events, once=True) == 0
+        assert store.record_events(events[:1]) == 1  # without once: appended again
+        trail = store.audit_events()
+        assert store.verify_audit().ok
+    assert trail["kind"].tolist() == [
+        "run_started", "case_proposed", "case_proposed", "payment_received", "run_started",
+    ]  # fmt: skip
