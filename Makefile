@@ -79,7 +79,7 @@ test: $(STAMP)
 	$(BIN)/mypy dunning scoring explain
 	$(BIN)/lint-imports
 	$(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
-	$(BIN)/pytest --doctest-modules --ignore=dunning/__main__.py --ignore=dunning/migrations dunning scoring explain tests
+	$(BIN)/pytest --doctest-modules --ignore=dunning/__main__.py --ignore=dunning/migrations --durations=15 dunning scoring explain tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_loading.py
@@ -90,6 +90,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_letters.py
 	$(BIN)/python benchmarks/bench_explain.py
 	$(BIN)/python benchmarks/bench_reports.py
+	$(BIN)/python benchmarks/bench_cluster.py
+	$(BIN)/python benchmarks/bench_run.py
 
 clean:
 	rm -rf $(VENV) site out dist build .pytest_cache .mypy_cache .ruff_cache

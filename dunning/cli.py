@@ -311,6 +311,14 @@ FormatsOpt = Annotated[
         "--formats", help="Letter formats, comma-separated: html,pdf.", rich_help_panel=_RUN
     ),
 ]
+ReportsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--reports/--no-reports",
+        help="Write the reviewer reports (portfolio report, a case report per case for review).",
+        rich_help_panel=_RUN,
+    ),
+]
 TemplatesOpt = Annotated[
     Path | None,
     typer.Option(
@@ -352,6 +360,7 @@ class _Inputs:
     backend: str = "local"
     scheduler: str | None = None
     formats: str = "html,pdf"
+    reports: bool = True
     templates: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -591,6 +600,7 @@ def _run_pipeline(
             "model": model,
             "policy": policy,
             "formats": inputs.letter_formats,
+            "reports": inputs.reports,
             "issue_letters": issue_letters,
             "workers": inputs.workers,
             "backend": inputs.backend,
@@ -769,6 +779,7 @@ def demo(
     seed: SeedOpt = 7,
     workers: WorkersOpt = 2,
     formats: FormatsOpt = "html,pdf",
+    reports: ReportsOpt = True,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -779,9 +790,7 @@ def demo(
 
     Example: dunning demo --out out --customers 5000 --as-of 2026-11-23
     """
-    inputs = _Inputs(
-        customers=customers, seed=seed, as_of=as_of, out=out, workers=workers, formats=formats
-    )
+    inputs = _Inputs.from_options(locals())
     console = _out()
     with _session("demo", quiet=quiet, debug=debug):
         start = time.perf_counter()
@@ -925,6 +934,7 @@ def propose(
     backend: BackendOpt = "local",
     scheduler: SchedulerOpt = None,
     formats: FormatsOpt = "html,pdf",
+    reports: ReportsOpt = True,
     templates: TemplatesOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -1044,6 +1054,7 @@ def issue_command(
     backend: BackendOpt = "local",
     scheduler: SchedulerOpt = None,
     formats: FormatsOpt = "html,pdf",
+    reports: ReportsOpt = True,
     templates: TemplatesOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,

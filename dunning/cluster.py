@@ -17,10 +17,14 @@ How the work is split
   promises their invoice.
 * Every feature is a function of the customer's own records, except the customer
   lifetime value (``clv``, ``clv_isna``): its BG/NBD and Gamma-Gamma models are fitted per
-  segment on *all* the portfolio's customers. A partition's own fit gives other values,
-  so the workers report their customers with an overdue invoice (whether a segment's
-  estimate succeeds depends on them) and their invoice amounts, the coordinator fits the
-  models once on the whole portfolio, and the workers put those values in before scoring.
+  segment on *all* the portfolio's customers, and a partition's own fit would give other
+  values. So the workers first report their customers with an overdue invoice (the
+  open items are per customer; computing them for the whole portfolio in the coordinator
+  would cost more than the rest of its share), the coordinator computes those customers'
+  values once on the whole portfolio (``scoring.features.customer_values(portfolio,
+  as_of, customers=...)``), sends each partition the values of its customers, and the
+  workers build their features with them (``build_features(part, as_of, clv=...)``,
+  which then fits no model).
 * Explanations are per row: the feature rows go to the workers in contiguous blocks.
 * Letters are per case: each task renders the cases of some customers with
   ``render_letters(..., workers=1)`` into the shared output folder.
@@ -56,7 +60,7 @@ import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,12 +70,12 @@ import numpy.typing as npt
 import pandas as pd
 
 from dunning.errors import PolicyError, RenderError
+from dunning.ledger import open_items
 from dunning.letters import TEMPLATE, Creditor, render_letters
 from dunning.models import Portfolio
-from dunning.money import to_minor_array
 from dunning.policy import Policy
 from explain.attributions import Explanations, explain
-from scoring.features import _currency_units, _customer_value, build_features
+from scoring.features import build_features, customer_values
 from scoring.risk import RiskModel
 
 if TYPE_CHECKING:
@@ -199,124 +203,26 @@ def _check_count(name: str, value: object) -> None:
         raise PolicyError(msg, field=name)
 
 
-# --- the customer lifetime value, fitted on the whole portfolio ------------------------
-
-
-@dataclass(frozen=True)
-class _ClvInputs:
-    """The inputs of the CLV fit of :func:`scoring.features.build_features`, whole portfolio."""
-
-    customer_code: npt.NDArray[np.intp]
-    customer_ids: pd.Index
-    issue_date: npt.NDArray[np.datetime64]
-    amount: npt.NDArray[np.float64]
-    segment: npt.NDArray[Any]
-
-    @classmethod
-    def of(
-        cls, portfolio: Portfolio, as_of: date, amount: npt.NDArray[np.float64] | None = None
-    ) -> _ClvInputs:
-        """Prepared as ``build_features`` prepares them: the same values in the same order.
-
-        ``amount``: the amounts of the invoices issued by ``as_of`` in currency units, in
-        order, when already known (the workers compute them for their partitions).
-        """
-        invoices = portfolio.invoices.loc[_issued(portfolio.invoices, as_of)]
-        customer_code, customer_ids = pd.factorize(invoices["customer_id"])
-        on_file = portfolio.customers.set_index("customer_id").reindex(customer_ids)
-        return cls(
-            customer_code=customer_code,
-            customer_ids=pd.Index(customer_ids),
-            issue_date=invoices["issue_date"].to_numpy(),
-            amount=_amount_units(invoices) if amount is None else amount,
-            segment=on_file["segment"].to_numpy(),
-        )
-
-    def values(self, wanted: pd.Index, as_of: date) -> pd.Series:
-        """``clv`` of the ``wanted`` customers (those with an overdue invoice), by customer id.
-
-        The models are fitted per segment on all the segment's customers, as in
-        ``build_features``; whether a segment's estimate succeeds depends on the wanted
-        customers too, so they must be exactly those with an overdue invoice.
-        """
-        codes = self.customer_ids.get_indexer(wanted)
-        codes = np.unique(codes[codes >= 0])
-        clv = _customer_value(
-            self.customer_code, self.issue_date, self.amount, self.segment, codes, as_of
-        )
-        return pd.Series(clv[codes], index=self.customer_ids[codes], name="clv")
-
-
-class _PartitionClvNote(logging.Filter):
-    """Drops the CLV warning of a partition's own fit, whose values are replaced."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("customer lifetime value")
-
-
 # --- worker tasks (module level: the workers import them by name) ----------------------
 
 
-@dataclass(frozen=True)
-class _Built:
-    """What a partition's features task leaves on its worker."""
-
-    features: pd.DataFrame
-    #: The customer of each feature row.
-    owner: npt.NDArray[Any]
-    #: Each feature row's position in the partition's invoices.
-    row: npt.NDArray[np.intp]
-    #: The amount (currency units) of each partition invoice issued by ``as_of``, in order.
-    amount: npt.NDArray[np.float64]
-
-
-def _issued(invoices: pd.DataFrame, as_of: date) -> npt.NDArray[np.bool_]:
-    return np.asarray(invoices["issue_date"] <= pd.Timestamp(as_of), dtype=bool)
-
-
-def _amount_units(invoices: pd.DataFrame) -> npt.NDArray[np.float64]:
-    """Invoice amounts in currency units, exactly as ``build_features`` computes them."""
-    minor = to_minor_array(invoices["amount"], invoices["currency"].tolist())
-    return _currency_units(minor, invoices["currency"])
-
-
-def _features_task(part: Portfolio, as_of: date) -> _Built:
-    """Features of a partition, each row's customer and position, the CLV's amounts."""
-    features_logger = logging.getLogger("scoring.features")
-    note = _PartitionClvNote()
-    features_logger.addFilter(note)
-    try:
-        features = build_features(part, as_of)
-    finally:
-        features_logger.removeFilter(note)
-    row = pd.Index(part.invoices["invoice_id"]).get_indexer(features.index)
-    issued = part.invoices.loc[_issued(part.invoices, as_of)]
-    return _Built(
-        features=features,
-        owner=part.invoices["customer_id"].to_numpy()[row],
-        row=row,
-        amount=_amount_units(issued),
-    )
-
-
-def _owners_task(built: _Built) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
-    """The customers with an overdue invoice in a partition, and the CLV's amounts."""
-    return pd.unique(built.owner), built.amount
+def _overdue_task(part: Portfolio, as_of: date) -> npt.NDArray[Any]:
+    """The customers of a partition with an overdue open invoice on ``as_of``."""
+    items = open_items(part, as_of)
+    return np.asarray(pd.unique(items["customer_id"].loc[items["days_overdue"] > 0]))
 
 
 def _score_task(
-    built: _Built, clv: pd.Series, model: RiskModel
+    part: Portfolio, as_of: date, clv: pd.Series, model: RiskModel
 ) -> tuple[pd.DataFrame, pd.Series, npt.NDArray[np.intp]]:
-    """Put in the portfolio-wide CLV, then score; the rows' positions in the partition."""
-    features = built.features.copy()
-    values = clv.reindex(built.owner).to_numpy(np.float64, na_value=np.nan)
-    features["clv"] = values
-    features["clv_isna"] = np.isnan(values).astype(np.int64)
+    """A partition's features (with the given CLV) and risk; the rows' invoice positions."""
+    features = build_features(part, as_of, clv=clv)
+    row = pd.Index(part.invoices["invoice_id"]).get_indexer(features.index)
     if features.empty:
         risk = pd.Series(dtype="float64", index=features.index, name="risk")
-        return features, risk, built.row
+        return features, risk, row
     risk = pd.Series(model.predict_proba(features)[:, 1], index=features.index, name="risk")
-    return features, risk, built.row
+    return features, risk, row
 
 
 def _explain_task(
@@ -444,10 +350,11 @@ class DaskBackend:
         """Features and risk of every overdue open invoice, computed on the workers.
 
         Identical (index order, dtypes, values) to ``build_features(portfolio, as_of)`` and
-        ``model.predict_proba(features)[:, 1]`` on the whole portfolio: each partition's
-        features are built on a worker, the coordinator then fits the customer lifetime
-        value on the whole portfolio (see the module notes), and the workers score their
-        rows with it.
+        ``model.predict_proba(features)[:, 1]`` on the whole portfolio: the workers report
+        their customers with an overdue invoice, the coordinator computes their customer
+        lifetime values on the whole portfolio (:func:`scoring.features.customer_values`,
+        see the module notes), and each worker builds and scores the features of its
+        partition with its customers' values.
 
         Parameters
         ----------
@@ -473,59 +380,51 @@ class DaskBackend:
         n = self.partitions
         invoices = portfolio.invoices
         bucket = _buckets(invoices["customer_id"], n)
-        issued = _issued(invoices, as_of)
-        # Each partition's invoices, and its issued invoices, as positions in the whole.
+        # Each partition's invoices as positions in the whole.
         positions = [np.flatnonzero(bucket == b) for b in range(n)]
-        issued_rank = np.cumsum(issued) - 1
         if not any(len(mine) for mine in positions):
             features = build_features(portfolio, as_of)
             return features, pd.Series(dtype="float64", index=features.index, name="risk")
         client: Any = self.client
         model_future = self._model_future(model)
         # Each partition goes to the cluster as soon as it is cut (the ground truth of a
-        # generated portfolio stays here: no stage reads it).
-        numbered: list[tuple[int, Any]] = []
-        built = []
+        # generated portfolio stays here: no stage reads it); its workers report the
+        # customers with an overdue invoice.
+        numbered: list[int] = []
+        sent: list[Any] = []
+        overdue = []
         for b, part in _partitions(portfolio, n, truth=False):
             if len(positions[b]) == 0:
                 continue
-            [sent] = client.scatter([part], hash=False)
-            numbered.append((b, sent))
-            key = _key("features", b)
-            built.append(client.submit(_features_task, sent, as_of, pure=False, key=key))
-        owners = [
-            client.submit(_owners_task, future, pure=False, key=_key("owners", i))
-            for i, future in enumerate(built)
-        ]
-        # The CLV: fitted here on the whole portfolio, on the wanted customers (those with
-        # an overdue invoice) and the amounts the workers report.
-        amount = np.empty(int(issued.sum()), dtype=np.float64)
-        wanted: list[npt.NDArray[Any]] = []
-        for (b, _), (found, amounts) in zip(numbered, client.gather(owners), strict=True):
-            wanted.append(found)
-            mine = positions[b]
-            amount[issued_rank[mine[issued[mine]]]] = amounts
-        clv = _ClvInputs.of(portfolio, as_of, amount).values(
-            pd.Index(np.concatenate(wanted)), as_of
-        )
+            [future] = client.scatter([part], hash=False)
+            numbered.append(b)
+            sent.append(future)
+            key = _key("overdue", b)
+            overdue.append(client.submit(_overdue_task, future, as_of, pure=False, key=key))
+        # The one portfolio-wide feature, once, here, for exactly the customers the local
+        # build_features estimates (whether a segment is fitted depends on them); each
+        # partition gets its customers' values.
+        wanted = pd.Index(np.concatenate(client.gather(overdue)))
+        clv = customer_values(portfolio, as_of, customers=wanted)
         clv_bucket = _buckets(clv.index.to_series(), n)
         scored = [
             client.submit(
                 _score_task,
                 future,
+                as_of,
                 clv.iloc[np.flatnonzero(clv_bucket == b)],
                 model_future,
                 pure=False,
-                key=_key("score", i),
+                key=_key("score", b),
             )
-            for i, ((b, _), future) in enumerate(zip(numbered, built, strict=True))
+            for b, future in zip(numbered, sent, strict=True)
         ]
         results = client.gather(scored)
         frames = [f for f, _, _ in results if len(f)] or [results[0][0]]
         risks = [r for _, r, _ in results if len(r)] or [results[0][1]]
         # The local order: open items keep the order of portfolio.invoices.
         position = np.concatenate(
-            [positions[b][row] for (b, _), (_, _, row) in zip(numbered, results, strict=True)]
+            [positions[b][row] for b, (_, _, row) in zip(numbered, results, strict=True)]
         )
         order = np.argsort(position, kind="stable")
         features = pd.concat(frames).iloc[order]

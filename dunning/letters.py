@@ -1725,11 +1725,13 @@ def render_letters(
         total = len(cases)
 
         def report(done: int) -> None:
-            if done % 100 == 0 or done == total:
-                progress.info(
-                    "letters: %d of %d cases rendered", done, total,
-                    extra={"stage": "letters", "done": done, "total": total},
-                )  # fmt: skip
+            # Every hundredth case at INFO, the others at DEBUG (a progress bar or a test
+            # may follow each one).
+            level = logging.INFO if done % 100 == 0 or done == total else logging.DEBUG
+            progress.log(
+                level, "letters: %d of %d cases rendered", done, total,
+                extra={"stage": "letters", "done": done, "total": total},
+            )  # fmt: skip
 
         renderer = _Renderer.create(template_set)
         if on_chunk is None:
@@ -1741,8 +1743,8 @@ def render_letters(
                 done_rows = _render_chunk(renderer, job, *chunk)
                 rows.extend(done_rows)
                 done += len(chunk[0])
-                report(done)
                 on_chunk(_manifest_frame(done_rows))
+                report(done)  # rendered and handed on
     else:
         chunks = _chunks(cases, decisions, linked, size)
         rows = _render_parallel(job, chunks, min(workers, n_chunks), len(cases), on_chunk)

@@ -696,7 +696,12 @@ def write_emails(
             }
         )
         if done % 100 == 0 or done == len(records):
-            progress.info("e-mails: %d of %d cases rendered", done, len(records))
+            # A few cases at a time (the run writes each chunk's e-mails): DEBUG only.
+            level = logging.INFO if done % 100 == 0 or len(records) >= 100 else logging.DEBUG
+            progress.log(
+                level, "e-mails: %d of %d cases rendered", done, len(records),
+                extra={"stage": "e-mails", "done": done, "total": len(records)},
+            )  # fmt: skip
     if skipped:
         logger.info(
             "e-mails: %d case(s) without a valid e-mail address skipped: %s",

@@ -1164,8 +1164,8 @@ def run(
         The Dask cluster for ``backend="dask"``; default a ``LocalCluster`` for the run.
     reports : bool
         Write the reviewer reports (``reports/portfolio.html`` and a case report for each
-        case routed to review, about 0.2 s each); ``False`` leaves them to ``dunning
-        report``.
+        case routed to review, about 0.2 s each); ``False`` skips them (``--no-reports``
+        on the command line).
     templates : path, optional
         A folder of your own letter templates over the package's
         (``docs/custom-templates.md``), rendered in Jinja2's sandbox for letters and

@@ -1229,7 +1229,8 @@ class DecisionStore:
         policy_version : str, optional
             The policy's version id (:attr:`dunning.policy.Policy.version_id`).
         exist_ok : bool
-            A run with this id already recorded is kept as it is (a resumed run); without
+            A run with this id already recorded is kept (a resumed or continued run) and
+            marked unfinished (``finished_at`` ``NULL``) until :meth:`finish_run`; without
             it, recording the same id twice is a :class:`StoreError`.
 
         Returns
@@ -1253,13 +1254,16 @@ class DecisionStore:
         }
         with self._begin(f"recording run {run_id}", write=True) as conn:
             if exist_ok:
-                _insert_new(conn, _runs, [row])
+                if not _insert_new(conn, _runs, [row]):
+                    conn.execute(
+                        _runs.update().where(_runs.c.run_id == run_id).values(finished_at=None)
+                    )
             else:
                 conn.execute(_runs.insert(), [row])
         return run_id
 
     def finish_run(self, run_id: str, *, finished_at: datetime | None = None) -> None:
-        """Mark a run finished (``runs.finished_at``); a run finished before keeps its time.
+        """Mark a run finished: ``runs.finished_at`` is the end of its latest pass.
 
         Examples
         --------
@@ -1272,11 +1276,7 @@ class DecisionStore:
         """
         stamp = _as_utc(finished_at or datetime.now(UTC))
         with self._begin(f"finishing run {run_id}", write=True) as conn:
-            conn.execute(
-                _runs.update()
-                .where(_runs.c.run_id == run_id, _runs.c.finished_at.is_(None))
-                .values(finished_at=stamp)
-            )
+            conn.execute(_runs.update().where(_runs.c.run_id == run_id).values(finished_at=stamp))
 
     def latest_run_id(self) -> str | None:
         """The id of the run recorded last (``None`` for an empty store).

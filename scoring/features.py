@@ -50,7 +50,9 @@ Definitions
   that fails (:class:`~dunning.errors.ModelError`), or a non-finite result; one warning
   is logged per call. The value is a statistic in the invoice currency, not an amount
   owed, and a higher value may never raise the risk (``monotone = -1``, see
-  ``docs/clv.md``).
+  ``docs/clv.md``). :func:`customer_values` gives these values by customer; passed to
+  ``build_features(..., clv=...)`` they replace the fit (``dunning.cluster`` fits once on
+  the whole portfolio and builds the features of each customer partition with them).
 
 Examples
 --------
@@ -67,6 +69,7 @@ Examples
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
@@ -83,7 +86,14 @@ from dunning.models import NACE_SECTIONS, SEGMENTS, Portfolio
 from dunning.money import minor_units, to_minor_array
 from scoring.clv import BetaGeoModel, GammaGammaModel, summary_from_transactions
 
-__all__ = ["FEATURES", "FEATURES_BY_CODE", "LATE_WINDOWS", "FeatureSpec", "build_features"]
+__all__ = [
+    "FEATURES",
+    "FEATURES_BY_CODE",
+    "LATE_WINDOWS",
+    "FeatureSpec",
+    "build_features",
+    "customer_values",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -437,7 +447,11 @@ _DTYPES: dict[str, str] = {
 
 
 def build_features(
-    portfolio: Portfolio, as_of: date, *, outlook_table: pd.DataFrame | None = None
+    portfolio: Portfolio,
+    as_of: date,
+    *,
+    outlook_table: pd.DataFrame | None = None,
+    clv: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Features of every overdue open invoice on ``as_of``, from facts known on that day.
 
@@ -451,6 +465,13 @@ def build_features(
     outlook_table : pandas.DataFrame or None
         Industry outlook table (:func:`dunning.datasets.industry_outlook`); ``None``
         uses the illustrative table shipped with the package.
+    clv : pandas.Series or None
+        Customer lifetime values already estimated, by customer id (the index), e.g.
+        :func:`customer_values` of a larger portfolio; no CLV model is fitted then. A
+        customer whose value is ``NaN`` or absent gets ``clv = NaN``, ``clv_isna = 1``.
+        ``None`` (the default) fits the models on ``portfolio`` (see the module notes);
+        ``build_features(p, d, clv=customer_values(p, d))`` equals
+        ``build_features(p, d)`` exactly.
 
     Returns
     -------
@@ -464,7 +485,8 @@ def build_features(
     Raises
     ------
     DataError
-        If an ``invoice_id`` occurs more than once (validated portfolios never do).
+        If an ``invoice_id`` occurs more than once (validated portfolios never do), or a
+        customer id occurs more than once in the index of ``clv``.
 
     Examples
     --------
@@ -491,22 +513,12 @@ def build_features(
     R2                    17             1.429              1            5.0     B2B
     """
     cutoff = pd.Timestamp(as_of)
-    items = open_items(portfolio, as_of)
-    invoices = portfolio.invoices.loc[portfolio.invoices["issue_date"] <= cutoff]
-    # Joins run on integer positions: hashing the string ids once is far cheaper than
-    # repeated string joins on a million rows.
-    invoice_ids = pd.Index(invoices["invoice_id"])
-    if not invoice_ids.is_unique:
-        duplicates = invoice_ids[invoice_ids.duplicated()].unique().tolist()[:5]
-        msg = (
-            f"invoices: invoice_id values {duplicates} occur more than once; load the "
-            "tables with dunning.load_portfolio, which rejects duplicate ids."
-        )
-        raise DataError(msg, path="<invoices>")
-    customer_code, customer_ids = pd.factorize(invoices["customer_id"])
+    given = None if clv is None else _given_values(clv)
+    issued = _issued_invoices(portfolio, cutoff)
+    invoices, invoice_ids = issued.invoices, issued.invoice_ids
+    customer_code, customer_ids = issued.customer_code, issued.customer_ids
     n_customers = len(customer_ids)
-    item_pos = invoice_ids.get_indexer(items["invoice_id"])
-    is_overdue = items["days_overdue"].to_numpy() > 0
+    items, item_pos, is_overdue = _overdue_items(portfolio, as_of, invoice_ids)
     pos = item_pos[is_overdue]
     cust = customer_code[pos]
     logger.debug("building features for %d overdue invoices on %s", len(pos), as_of)
@@ -517,8 +529,7 @@ def build_features(
     open_units = _currency_units(items["open_minor"], items["currency"])
     columns["log_open_amount"] = np.log1p(open_units[is_overdue])
 
-    amount_minor = to_minor_array(invoices["amount"], invoices["currency"].tolist())
-    amount = _currency_units(amount_minor, invoices["currency"])
+    amount_minor, amount = issued.amount_minor, issued.amount
     median = _per_customer(pd.Series(amount).groupby(customer_code).median(), n_customers)
     columns["amount_vs_median"] = amount[pos] / median[cust]
 
@@ -527,7 +538,7 @@ def build_features(
     columns["open_invoices"] = np.bincount(item_cust, minlength=n_customers)[cust]
 
     payments = portfolio.payments.loc[portfolio.payments["payment_date"] <= cutoff]
-    pay_pos = invoice_ids.get_indexer(payments["invoice_id"])
+    pay_pos = invoice_ids.get_indexer(pd.Index(payments["invoice_id"]))
     known = pay_pos >= 0
     pay_pos = pay_pos[known]
     n_payments = np.bincount(pay_pos, minlength=len(invoices))
@@ -578,7 +589,7 @@ def build_features(
 
     columns["dunning_level"] = items["last_level"].to_numpy(np.int64)[is_overdue]
     history = portfolio.history.loc[portfolio.history["issued_on"] <= cutoff]
-    history_pos = invoice_ids.get_indexer(history["invoice_id"])
+    history_pos = invoice_ids.get_indexer(pd.Index(history["invoice_id"]))
     max_level = np.zeros(n_customers, dtype=np.int64)
     np.maximum.at(
         max_level,
@@ -596,8 +607,7 @@ def build_features(
     first = pd.DatetimeIndex(first_issue.reindex(cust).to_numpy())
     columns["tenure_days"] = np.asarray((cutoff - first).days, dtype=np.int64)
 
-    customers = portfolio.customers.set_index("customer_id")
-    on_file = customers.reindex(customer_ids)
+    on_file = _on_file(portfolio, customer_ids)
     columns["segment"] = pd.Categorical(on_file["segment"].to_numpy()[cust], SEGMENTS)
     if "industry" in on_file.columns:
         industry = on_file["industry"].to_numpy()[cust]
@@ -608,20 +618,175 @@ def build_features(
     columns["industry_outlook"] = outlook.to_numpy(np.float64, na_value=np.nan)
     columns["industry_outlook_isna"] = np.isnan(columns["industry_outlook"]).astype(np.int64)
 
-    clv = _customer_value(
-        customer_code,
-        invoices["issue_date"].to_numpy(),
-        amount,
-        on_file["segment"].to_numpy(),
-        np.unique(cust),
-        as_of,
-    )
-    columns["clv"] = clv[cust]
+    if given is None:
+        values = _clv_by_code(issued, on_file, np.unique(cust), as_of)
+    else:
+        values = given.reindex(customer_ids).to_numpy(np.float64, na_value=np.nan)
+    columns["clv"] = values[cust]
     columns["clv_isna"] = np.isnan(columns["clv"]).astype(np.int64)
 
     index = pd.Index(items["invoice_id"].loc[is_overdue], name="invoice_id")
     frame = pd.DataFrame({spec.code: columns[spec.code] for spec in FEATURES}, index=index)
     return frame.astype(_DTYPES)
+
+
+def customer_values(
+    portfolio: Portfolio, as_of: date, *, customers: Iterable[str] | None = None
+) -> pd.Series:
+    """The customer lifetime value (feature ``clv``) by customer, as :func:`build_features`.
+
+    The BG/NBD and Gamma-Gamma models are fitted per segment on all of the portfolio's
+    customers with an invoice issued by ``as_of`` (see the module notes), exactly as
+    :func:`build_features` fits them: the values are bit for bit those of its ``clv``
+    column. Passed back as ``build_features(..., clv=...)``, they spare the fit; a caller
+    that builds the features of parts of a portfolio (``dunning.cluster``) gets the
+    values of the whole portfolio that way. Logs the same warning as
+    :func:`build_features` when some values are missing.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+        Validated tables.
+    as_of : datetime.date
+        The decision date; facts after it are ignored.
+    customers : iterable of str or None
+        The customers whose value is wanted. ``None`` (the default): those with an
+        overdue open invoice on ``as_of``, the rows of :func:`build_features`. Only
+        segments with a wanted customer are fitted, and whether a segment has enough
+        customers does not depend on which are wanted.
+
+    Returns
+    -------
+    pandas.Series
+        ``clv`` (float64) by ``customer_id``: the wanted customers, in the order of their
+        first invoice in ``portfolio.invoices`` (by default) or as given. ``NaN`` where no
+        estimate exists (a segment too small or a failed fit, as in
+        :func:`build_features`, or a given customer without an invoice by ``as_of``).
+
+    Raises
+    ------
+    DataError
+        If an ``invoice_id`` occurs more than once (validated portfolios never do).
+
+    Examples
+    --------
+    >>> from dunning.datasets import make_portfolio
+    >>> as_of = date(2026, 8, 31)
+    >>> p = make_portfolio(250, seed=3, as_of=date(2026, 11, 23))
+    >>> values = customer_values(p, as_of)
+    >>> values.index.name, values.dtype, bool(values.notna().all())
+    ('customer_id', dtype('float64'), True)
+    >>> X = build_features(p, as_of)
+    >>> X.equals(build_features(p, as_of, clv=values))
+    True
+    >>> owner = p.invoices.set_index("invoice_id")["customer_id"]
+    >>> bool((X["clv"].to_numpy() == values[owner[X.index]].to_numpy()).all())
+    True
+    >>> first = values.index[0]
+    >>> bool(customer_values(p, as_of, customers=[first]).iloc[0] == values.iloc[0])
+    True
+    """
+    issued = _issued_invoices(portfolio, pd.Timestamp(as_of))
+    if customers is None:
+        _, item_pos, is_overdue = _overdue_items(portfolio, as_of, issued.invoice_ids)
+        wanted = np.unique(issued.customer_code[item_pos[is_overdue]])
+        index = issued.customer_ids[wanted]
+        codes = wanted
+        label = "customers with overdue invoices"
+    else:
+        index = pd.Index(list(customers))
+        codes = issued.customer_ids.get_indexer(index)
+        wanted = np.unique(codes[codes >= 0])
+        label = "given customers"
+    values = _clv_by_code(issued, _on_file(portfolio, issued.customer_ids), wanted, as_of, label)
+    values = np.append(values, np.nan)  # position -1: a customer without an invoice
+    return pd.Series(values[codes], index=index.rename("customer_id"), name="clv")
+
+
+@dataclass(frozen=True, slots=True)
+class _Issued:
+    """The invoices issued on or before the decision date, as the features read them."""
+
+    invoices: pd.DataFrame
+    invoice_ids: pd.Index
+    #: Each invoice's customer as a code, a position in ``customer_ids``.
+    customer_code: npt.NDArray[np.intp]
+    #: The customers, in the order of their first invoice.
+    customer_ids: pd.Index
+    amount_minor: npt.NDArray[np.int64]
+    #: The amounts in currency units (a model feature, not money).
+    amount: npt.NDArray[np.float64]
+
+
+def _issued_invoices(portfolio: Portfolio, cutoff: pd.Timestamp) -> _Issued:
+    """The invoices issued by ``cutoff``, their customers' codes and their amounts."""
+    invoices = portfolio.invoices.loc[portfolio.invoices["issue_date"] <= cutoff]
+    # Joins run on integer positions: hashing the string ids once is far cheaper than
+    # repeated string joins on a million rows.
+    invoice_ids = pd.Index(invoices["invoice_id"])
+    if not invoice_ids.is_unique:
+        duplicates = invoice_ids[invoice_ids.duplicated()].unique().tolist()[:5]
+        msg = (
+            f"invoices: invoice_id values {duplicates} occur more than once; load the "
+            "tables with dunning.load_portfolio, which rejects duplicate ids."
+        )
+        raise DataError(msg, path="<invoices>")
+    customer_code, customer_ids = pd.factorize(invoices["customer_id"])
+    amount_minor = to_minor_array(invoices["amount"], invoices["currency"].tolist())
+    return _Issued(
+        invoices=invoices,
+        invoice_ids=invoice_ids,
+        customer_code=customer_code,
+        customer_ids=pd.Index(customer_ids),
+        amount_minor=amount_minor,
+        amount=_currency_units(amount_minor, invoices["currency"]),
+    )
+
+
+def _overdue_items(
+    portfolio: Portfolio, as_of: date, invoice_ids: pd.Index
+) -> tuple[pd.DataFrame, npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """The open items, their positions in ``invoice_ids``, and which are overdue."""
+    items = open_items(portfolio, as_of)
+    item_pos = invoice_ids.get_indexer(pd.Index(items["invoice_id"]))
+    is_overdue = np.asarray(items["days_overdue"].to_numpy() > 0, dtype=bool)
+    return items, item_pos, is_overdue
+
+
+def _on_file(portfolio: Portfolio, customer_ids: pd.Index) -> pd.DataFrame:
+    """The customer records of ``customer_ids``, in that order (NaN rows when unknown)."""
+    return portfolio.customers.set_index("customer_id").reindex(customer_ids)
+
+
+def _clv_by_code(
+    issued: _Issued,
+    on_file: pd.DataFrame,
+    wanted: npt.NDArray[np.intp],
+    as_of: date,
+    label: str = "customers with overdue invoices",
+) -> npt.NDArray[np.float64]:
+    """The CLV per customer code (NaN where none was estimated or not wanted)."""
+    return _customer_value(
+        issued.customer_code,
+        issued.invoices["issue_date"].to_numpy(),
+        issued.amount,
+        on_file["segment"].to_numpy(),
+        wanted,
+        as_of,
+        label,
+    )
+
+
+def _given_values(clv: pd.Series) -> pd.Series:
+    """The ``clv`` argument of :func:`build_features`, checked: unique customer ids."""
+    if not clv.index.is_unique:
+        duplicates = clv.index[clv.index.duplicated()].unique().tolist()[:5]
+        msg = (
+            f"build_features: clv has more than one value for the customers {duplicates}; "
+            "pass one value per customer id (as customer_values returns)."
+        )
+        raise DataError(msg, path="<clv>")
+    return clv
 
 
 def _promises(
@@ -687,6 +852,7 @@ def _customer_value(
     segment: npt.NDArray[Any],
     wanted: npt.NDArray[np.intp],
     as_of: date,
+    label: str = "customers with overdue invoices",
 ) -> npt.NDArray[np.float64]:
     """12-month CLV per customer code (NaN where no estimate exists); see the module notes.
 
@@ -694,7 +860,7 @@ def _customer_value(
     before ``as_of`` (value in currency units), ``segment`` holds one value per customer
     code, and ``wanted`` the codes whose value is needed. The models are fitted per
     segment on all of the segment's customers; segments without a wanted customer are
-    skipped, which changes no value.
+    skipped, which changes no value. ``label`` names the wanted customers in the warning.
     """
     n_customers = len(segment)
     clv = np.full(n_customers, np.nan)
@@ -759,10 +925,11 @@ def _customer_value(
         missing = int(np.isnan(clv[wanted]).sum())
         logger.warning(
             "customer lifetime value on %s is missing (clv = NaN, clv_isna = 1) for %d of "
-            "%d customers with overdue invoices: %s.",
+            "%d %s: %s.",
             as_of,
             missing,
             len(wanted),
+            label,
             "; ".join(failures),
         )
     return clv

@@ -25,7 +25,7 @@ from dunning.policy import Policy
 from dunning.proposal import Proposal
 from dunning.workflow import propose
 from explain.attributions import explain
-from scoring.features import build_features
+from scoring.features import build_features, customer_values
 from scoring.risk import RiskModel
 
 AS_OF = date(2026, 11, 23)
@@ -94,14 +94,18 @@ def test_partition_covers_every_customer_once_and_is_stable(demo: Demo) -> None:
 
 
 def test_partition_features_differ_only_in_clv(demo: Demo) -> None:
-    """Why the coordinator fits the CLV: every other feature is per customer."""
+    """Why the coordinator computes the CLV: every other feature is per customer."""
     differs = 0
+    clv = customer_values(demo.portfolio, AS_OF)
     for part in partition_portfolio(demo.portfolio, 2):
         own = build_features(part, AS_OF)
         whole = demo.features.loc[own.index]
         rest = [c for c in own.columns if c not in ("clv", "clv_isna")]
         pd.testing.assert_frame_equal(own[rest], whole[rest], check_exact=True)
         differs += int(not own["clv"].equals(whole["clv"]))
+        # With the whole portfolio's values, the partition's rows are the whole's exactly.
+        given = build_features(part, AS_OF, clv=clv)
+        pd.testing.assert_frame_equal(given, whole, check_exact=True)
     assert differs > 0
 
 

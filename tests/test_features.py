@@ -20,7 +20,13 @@ from dunning.errors import DataError
 from dunning.models import NACE_SECTIONS, Portfolio
 from dunning.money import to_minor_array
 from scoring.clv import BetaGeoModel, GammaGammaModel, summary_from_transactions
-from scoring.features import FEATURES, FEATURES_BY_CODE, FeatureSpec, build_features
+from scoring.features import (
+    FEATURES,
+    FEATURES_BY_CODE,
+    FeatureSpec,
+    build_features,
+    customer_values,
+)
 
 AS_OF = date(2026, 11, 1)
 
@@ -439,6 +445,48 @@ def test_a_failed_fit_gives_missing_clv_not_a_made_up_value(
     assert (X["clv_isna"] == 1).all()
     (message,) = [r.getMessage() for r in caplog.records if r.name == "scoring.features"]
     assert "segment B2B: GammaGammaModel: with q = " in message
+
+
+def test_given_customer_values_give_the_same_features(
+    demo: Portfolio, caplog: pytest.LogCaptureFixture
+) -> None:
+    """build_features(clv=customer_values(...)) is build_features(...) exactly, unfitted."""
+    X = build_features(demo, DEMO_AS_OF)
+    values = customer_values(demo, DEMO_AS_OF)
+    pd.testing.assert_frame_equal(build_features(demo, DEMO_AS_OF, clv=values), X, check_exact=True)
+    # One value per customer with an overdue invoice, in the order of its first invoice.
+    owner = demo.invoices.set_index("invoice_id")["customer_id"].reindex(X.index)
+    first = demo.invoices["customer_id"].drop_duplicates()
+    assert values.index.tolist() == [c for c in first if c in set(owner)]
+    assert (values.index.name, values.name, values.dtype) == ("customer_id", "clv", "float64")
+    np.testing.assert_array_equal(values.reindex(owner).to_numpy(), X["clv"].to_numpy())
+    # Asked for by id: the same values; an unknown customer gets NaN.
+    some = [str(c) for c in values.index[[5, 0]]] + ["nobody"]
+    asked = customer_values(demo, DEMO_AS_OF, customers=some)
+    assert asked.index.tolist() == some
+    np.testing.assert_array_equal(asked.to_numpy()[:2], values.iloc[[5, 0]].to_numpy())
+    assert np.isnan(asked["nobody"])
+
+
+def test_given_clv_replaces_the_fit(caplog: pytest.LogCaptureFixture) -> None:
+    """With clv given no model is fitted (no warning); absent or NaN values are missing."""
+    portfolio = _portfolio()
+    owner = portfolio.invoices.set_index("invoice_id")["customer_id"]
+    X = build_features(portfolio, AS_OF)
+    customers = owner.reindex(X.index).tolist()
+    assert customers == ["K1", "K2"]
+    given = pd.Series([1234.5, np.nan], index=["K1", "someone else"])
+    caplog.clear()  # the fit above warns: too few customers
+    with caplog.at_level(logging.WARNING, logger="scoring.features"):
+        Y = build_features(portfolio, AS_OF, clv=given)
+    assert not [r for r in caplog.records if r.name == "scoring.features"]
+    assert Y["clv"].tolist()[0] == 1234.5 and np.isnan(Y["clv"].tolist()[1])
+    assert Y["clv_isna"].tolist() == [0, 1]
+    rest = [c for c in X.columns if c not in ("clv", "clv_isna")]
+    pd.testing.assert_frame_equal(Y[rest], X[rest], check_exact=True)
+    twice = pd.Series([1.0, 2.0], index=["K1", "K1"])
+    with pytest.raises(DataError, match="more than one value for the customers"):
+        build_features(portfolio, AS_OF, clv=twice)
 
 
 # --------------------------------------------------------------------------- promises

@@ -45,7 +45,7 @@ KILLS = 10
 # case and a restart spends its time on letters rather than on scoring. The driver the
 # subprocess runs builds it the same way every time and uses a saved model; letters are
 # HTML (PDFs would only make the test slower) and the reviewer reports are left out. It
-# prints a line each time another hundred letters are written and issued.
+# prints a line each time another chunk of letters (ten cases) is written and issued.
 PORTFOLIO = """
 from datetime import date, timedelta
 from dunning.datasets import make_portfolio
@@ -91,7 +91,7 @@ class Mark(logging.Handler):
             print("LETTERS", record.done, flush=True)
 
 progress = logging.getLogger("dunning.progress")
-progress.setLevel(logging.INFO)
+progress.setLevel(logging.DEBUG)  # a record after every chunk of letters issued
 progress.addHandler(Mark())
 out, model, customers, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 as_of = date(2026, 11, 23)
@@ -150,7 +150,7 @@ def test_killed_runs_issue_every_case_exactly_once(model_dir: Path, tmp_path: Pa
     for _ in range(KILLS):
         process = _start(tmp_path, model_dir)
         assert process.stdout is not None
-        # Wait until this pass has written and issued its first hundred letters, then kill
+        # Wait until this pass has written and issued its first chunk of letters, then kill
         # it somewhere in the next ones: while a letter renders, or while a chunk commits.
         line = process.stdout.readline()
         assert line.startswith("LETTERS"), process.communicate()[1][-2000:]
@@ -159,6 +159,8 @@ def test_killed_runs_issue_every_case_exactly_once(model_dir: Path, tmp_path: Pa
         process.communicate()
         assert process.returncode == -signal.SIGKILL
         issued, _ = _check_consistent(tmp_path)
+        with DecisionStore(sqlite_url(tmp_path / "dunning.sqlite")) as store:
+            assert store.runs()["finished_at"].isna().all()  # the pass did not finish
         partial += int(issued["case_id"].nunique() > before)
         before = issued["case_id"].nunique()
     assert partial == KILLS, "a pass was killed before it issued anything"
@@ -189,6 +191,8 @@ def test_killed_runs_issue_every_case_exactly_once(model_dir: Path, tmp_path: Pa
     assert (kinds == "run_started").sum() == 1
     assert (kinds == "case_proposed").sum() == len(cases)
     assert (kinds == "run_finished").sum() == 1
+    with DecisionStore(sqlite_url(tmp_path / "dunning.sqlite")) as store:
+        assert store.runs()["finished_at"].notna().all()
 
 
 # --- small runs: resuming, run identity, payments -------------------------------------------

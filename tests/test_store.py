@@ -715,7 +715,7 @@ def test_postgresql_schema_as_created_on_the_server(postgres_url: str) -> None:
 
 
 def test_cases_and_finished_runs_round_trip(store_url: str) -> None:
-    """Cases come back exact; a resumed run is recorded once; finished_at is set once."""
+    """Cases come back exact; a resumed run is recorded once and reopened until finished."""
     cases = pd.DataFrame(
         {
             "case_id": ["C2", "C1"],
@@ -742,6 +742,11 @@ def test_cases_and_finished_runs_round_trip(store_url: str) -> None:
                              policy_version="p" * 64, exist_ok=True)  # fmt: skip
             assert store.record_cases("R1", cases, as_of=AS_OF) in (2, 0)
         store.finish_run("R1", finished_at=first)
+        finished_once = store.runs().loc[0, "finished_at"]
+        # A later pass (dunning issue after dunning propose) reopens and finishes it again.
+        store.record_run(as_of=AS_OF, portfolio_hash="h", n_cases=2, run_id="R1",
+                         exist_ok=True)  # fmt: skip
+        reopened = store.runs().loc[0, "finished_at"]
         store.finish_run("R1", finished_at=first + timedelta(hours=1))
         back = store.cases()
         runs = store.runs()
@@ -754,7 +759,8 @@ def test_cases_and_finished_runs_round_trip(store_url: str) -> None:
     assert back["as_of"].tolist() == [AS_OF, AS_OF]
     assert runs["run_id"].tolist() == ["R1"]
     assert runs.loc[0, "policy_version"] == "p" * 64
-    assert runs.loc[0, "finished_at"] == pd.Timestamp(first)
+    assert finished_once == pd.Timestamp(first) and pd.isna(reopened)
+    assert runs.loc[0, "finished_at"] == pd.Timestamp(first + timedelta(hours=1))
 
 
 def test_issuing_records_the_documents_in_the_same_transaction(store_url: str) -> None:
