@@ -14,17 +14,28 @@
    fees, interest, cases, offers, tone and channel, review routing.
 4. ``_explain``: TreeSHAP contributions (:func:`explain.explain`) → the top 3 reasons
    per invoice in the customer's language.
-5. ``_write_letters``: one HTML and one PDF letter per case in ``out/letters/``
-   (:func:`dunning.letters.render_letters`).
-6. ``_write_decisions``: ``out/decisions.csv``, one row per invoice decision.
-7. ``_write_report``: ``out/reports/run_summary.html`` (counts by level and offer,
+5. ``_record_proposal``: the run (its id from :func:`run_id_for`), its cases, decisions
+   and a ``case_proposed`` audit event per case in the decision store
+   (:class:`dunning.store.DecisionStore`, ``out/dunning.sqlite`` by default), each once;
+   ``run_started`` and ``payment_received`` events once.
+6. ``_write_and_issue``: one HTML and one PDF letter per case in ``out/letters/``
+   (:func:`dunning.letters.render_letters`) and its e-mail in ``out/messages/``; as each
+   chunk of letters is written, :func:`dunning.workflow.issue` commits its approved
+   cases (no review needed, or approved by a clerk) with their documents in one
+   transaction (``issue_letters=True``).
+7. ``_write_reviewer_reports``: ``out/reports/portfolio.html`` and a case report per case
+   routed to review (``reports=True``).
+8. ``_write_decisions``, ``_write_review_queue``: ``out/decisions.csv`` (one row per
+   invoice decision) and ``out/review_queue.csv`` (the cases waiting for a clerk).
+9. ``_write_report``: ``out/reports/run_summary.html`` (counts by level and offer,
    anomalies, drift, data quality) from ``templates/reports/run_summary.html.j2``; the
-   model bundle is in ``out/model/`` and its card in ``out/reports/model_card.html``.
-8. ``_record``: the run, its decisions and letters in ``out/dunning.sqlite``
-   (:class:`dunning.store.DecisionStore`); then :func:`dunning.workflow.issue` commits the
-   cases that need no review to the store's dunning history (``issue=True``), and
-   ``out/review_queue.csv`` lists the cases waiting for a clerk. A later run with the same
-   ``out`` folder proposes nothing already issued.
+   model bundle is in ``out/model/`` and its card in ``out/reports/model_card.html``. The
+   run is marked finished (``run_finished`` event, ``runs.finished_at``).
+
+Running the same inputs again continues the run: nothing is recorded or issued twice, and
+the cases issued before are not proposed again. With ``backend="dask"`` the per-customer
+stages (features, scores, explanations, letters) run as Dask tasks
+(:mod:`dunning.cluster`).
 
 Stage progress is logged at INFO on the ``dunning.progress`` logger. See
 ``docs/run.md`` for the output layout and the columns of ``decisions.csv``.

@@ -3,8 +3,9 @@
 ``postgres_url``
     Session-scoped. Starts a real PostgreSQL cluster in a fresh temporary folder (the
     server binaries of Debian's ``postgresql`` package; ``make test`` installs them),
-    reachable only through a unix socket in that folder, and yields the SQLAlchemy URL
-    (``postgresql+psycopg://…``) of an empty database on it. The server is stopped and the
+    listening on loopback only (``127.0.0.1``, a free port) and on a unix socket in that
+    folder, and yields the SQLAlchemy URL (``postgresql+psycopg://postgres@127.0.0.1:PORT/…``,
+    over TCP like a production URL) of an empty database on it. The server is stopped and the
     folder removed at the end of the session, also when tests fail. Run as root, the
     server runs as the unprivileged ``postgres`` user (or ``nobody``), since ``initdb``
     refuses to run as root. Missing binaries or driver make the tests fail, never skip.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -35,7 +37,13 @@ INSTALL_HINT = (
     "(`make test` does this when run as root)"
 )
 DATABASE = "dunning_test"
-PORT = 5432  # only names the socket file, which lives in a private folder; no TCP
+
+
+def _free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def postgres_bin() -> Path | None:
@@ -139,9 +147,11 @@ def postgres_url() -> Iterator[str]:
              "--locale=C", "--no-sync", "--no-instructions"],
             user, root, "initdb",
         )  # fmt: skip
-        # Throwaway data: no fsync. Unix socket in the private folder only, no TCP.
+        # Throwaway data: no fsync. TCP on loopback only; the unix socket in the private
+        # folder (not /var/run/postgresql, which may not exist or be writable).
+        port = _free_port()
         options = (
-            f"-p {PORT} -k {sockets} -c listen_addresses='' -c fsync=off "
+            f"-p {port} -k {sockets} -c listen_addresses='127.0.0.1' -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50 "
             "-c shared_buffers=16MB"
         )
@@ -151,15 +161,15 @@ def postgres_url() -> Iterator[str]:
             user, root, "starting the server with pg_ctl", log,
         )  # fmt: skip
         with psycopg.connect(
-            host=str(sockets),
-            port=PORT,
+            host="127.0.0.1",
+            port=port,
             user="postgres",
             dbname="postgres",
             autocommit=True,
             connect_timeout=10,
         ) as conn:
             conn.execute(f"CREATE DATABASE {DATABASE}")
-        yield f"postgresql+psycopg://postgres@/{DATABASE}?host={sockets}&port={PORT}"
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/{DATABASE}"
     finally:
         if started:
             stop: list[str | Path] = [folder / "pg_ctl", "-D", data, "-w", "-t", "60", "stop", "-m"]
@@ -176,8 +186,8 @@ def _reset_postgres(url: str) -> None:
     parsed = make_url(url)
     with psycopg.connect(
         connect_timeout=10,
-        host=str(parsed.query["host"]),
-        port=int(str(parsed.query["port"])),
+        host=parsed.host,
+        port=parsed.port,
         user=parsed.username,
         dbname=parsed.database,
         autocommit=True,

@@ -247,3 +247,23 @@ def test_propose_with_mapping_records_and_rejects_exit_1(demo_out: Path, tmp_pat
     no_mapping = _invoke("propose", "--data", str(data), "--sep", ";", "--out", str(out), "-q")
     assert no_mapping.exit_code == 2
     assert "Kundennummer" in no_mapping.stderr or "customer_id" in no_mapping.stderr
+
+
+def test_issue_on_dask_equals_the_local_issue(demo_out: Path, tmp_path: Path) -> None:
+    """--backend dask (a LocalCluster) issues and writes exactly what the local backend does."""
+    runs = {}
+    for backend in ("local", "dask"):
+        out = tmp_path / backend
+        shutil.copytree(demo_out / "model", out / "model")  # the demo's model, no training
+        result = _invoke("issue", *DEMO, "--out", str(out), "--formats", "html",
+                         "--no-reports", "--backend", backend, "--workers", "2",
+                         "-q")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        with DecisionStore(sqlite_url(out / "dunning.sqlite")) as store:
+            issued = store.issued()[["invoice_id", "level", "case_id", "fee", "interest"]]
+            letters = store.letters(store.latest_run_id() or "")
+        runs[backend] = (issued, letters[["case_id", "format", "sha256"]])
+        assert not (out / "reports" / "portfolio.html").exists()  # --no-reports
+    assert len(runs["local"][0]) > 0
+    pd.testing.assert_frame_equal(runs["dask"][0], runs["local"][0])
+    pd.testing.assert_frame_equal(runs["dask"][1], runs["local"][1])
