@@ -63,7 +63,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -84,7 +84,7 @@ from dunning.models import SCHEMAS, Portfolio
 from dunning.policy import Policy
 from dunning.proposal import DECISION_COLUMNS, Proposal
 from dunning.store import DecisionStore, sqlite_url
-from dunning.workflow import Scores, issue, propose
+from dunning.workflow import Scores, approved_cases, issue, propose
 from explain.attributions import Explanations, explain
 from explain.counterfactual import counterfactuals
 from explain.fairness import fairness_report
@@ -939,7 +939,7 @@ REVIEW_QUEUE_COLUMNS: tuple[str, ...] = (
 def _write_review_queue(proposal: Proposal, path: Path) -> int:
     """``review_queue.csv``: the cases waiting for a clerk, largest amount first."""
     cases = proposal.cases
-    queue = cases.loc[cases["needs_review"].to_numpy(bool) & ~_approved(cases)].copy()
+    queue = cases.loc[cases["needs_review"].to_numpy(bool) & ~approved_cases(cases)].copy()
     queue = queue.sort_values(["amount_due_minor", "case_id"], ascending=[False, True])
     queue.insert(0, "as_of", proposal.as_of.isoformat())
     queue["amount_due"] = queue["amount_due"].map(str)
@@ -1056,13 +1056,6 @@ def _stages(backend: str, client: Any, workers: int) -> Iterator[_Stages]:
             yield stages(DaskBackend(started))
     else:
         yield stages(DaskBackend(client))
-
-
-def _approved(cases: pd.DataFrame) -> np.ndarray:
-    """Which cases may be issued: approved by a clerk, or not routed to review at all."""
-    if "approved" in cases.columns:
-        return np.asarray(cases["approved"].to_numpy(bool))
-    return np.asarray(~cases["needs_review"].to_numpy(bool))
 
 
 def _payments_received(
@@ -1282,7 +1275,7 @@ def _write_and_issue(
     e-mail manifest and the number of cases issued.
     """
     cases, decisions = proposal.cases, proposal.decisions
-    ready = _approved(cases)
+    ready = approved_cases(cases)
     ready_ids = set(cases.loc[ready, "case_id"].astype("str"))
     order = pd.concat([cases.loc[ready], cases.loc[~ready]], ignore_index=True)
     decisions_of = _by_case(decisions)
@@ -1292,15 +1285,19 @@ def _write_and_issue(
         else reasons
     )
     reasons_of = _by_case(linked)
+    cases_of = _by_case(cases)
+    # The clerks' decisions are recorded once here, not again with every chunk issued.
+    if issue_letters and len(proposal.reviews):
+        store.record_reviews(proposal.reviews)
+    recorded = replace(proposal, reviews=proposal.reviews.iloc[:0])
     emails: list[pd.DataFrame] = []
     issued = 0
 
     def commit(chunk: pd.DataFrame) -> None:
         nonlocal issued
         ids = list(dict.fromkeys(chunk["case_id"].astype("str")))
-        these = cases.loc[cases["case_id"].astype("str").isin(ids)]
         mail = write_emails(
-            these,
+            pd.concat([cases_of[c] for c in ids]),
             pd.concat([decisions_of[c] for c in ids if c in decisions_of]),
             pd.concat([reasons_of[c] for c in ids if c in reasons_of] or [linked.iloc[:0]]).drop(
                 columns="case_id", errors="ignore"
@@ -1316,7 +1313,7 @@ def _write_and_issue(
         now = [c for c in ids if c in ready_ids]
         if issue_letters and now:
             documents = pd.concat([chunk, mail], ignore_index=True)
-            result = issue(proposal, store, case_ids=now, documents=documents, run_id=run_id)
+            result = issue(recorded, store, case_ids=now, documents=documents, run_id=run_id)
             issued += result.n_cases
 
     manifest = stages.render(

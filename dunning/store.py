@@ -328,6 +328,13 @@ def _none(value: Any) -> Any:
     return value
 
 
+def _column_values(frame: pd.DataFrame, name: str, default: Any) -> list[Any]:
+    """A column's values with ``default`` for missing cells, or for every row if absent."""
+    if name not in frame.columns:
+        return [default] * len(frame)
+    return [default if _none(v) is None else v for v in frame[name].tolist()]
+
+
 def _as_date(value: Any) -> date:
     """A calendar date from a date, datetime, pandas Timestamp or ISO string."""
     if _none(value) is None:
@@ -1332,12 +1339,9 @@ class DecisionStore:
         if missing:
             raise self._fail(method, f"the cases lack the column(s) {missing}.")
         amounts = self._money(cases, "amount_due", method)
-        n = len(cases)
 
         def column(name: str, default: Any) -> list[Any]:
-            if name not in cases.columns:
-                return [default] * n
-            return [default if _none(v) is None else v for v in cases[name].tolist()]
+            return _column_values(cases, name, default)
 
         rows = [
             {
@@ -1375,7 +1379,7 @@ class DecisionStore:
                 strict=True,
             )
         ]  # fmt: skip
-        with self._begin(f"recording {n} cases of run {run_id}", write=True) as conn:
+        with self._begin(f"recording {len(rows)} cases of run {run_id}", write=True) as conn:
             return len(_insert_new(conn, _cases, rows))
 
     def cases(self, run_id: str | None = None) -> pd.DataFrame:
@@ -1444,9 +1448,7 @@ class DecisionStore:
         n = len(decisions)
 
         def column(name: str, default: object) -> list[Any]:
-            if name not in decisions.columns:
-                return [default] * n
-            return [default if _none(v) is None else v for v in decisions[name].tolist()]
+            return _column_values(decisions, name, default)
 
         rows = [
             {

@@ -93,6 +93,7 @@ __all__ = [
     "ReviewDecision",
     "Scores",
     "apply_reviews",
+    "approved_cases",
     "issue",
     "propose",
 ]
@@ -597,6 +598,24 @@ def _escalate(
     return cases, decisions
 
 
+def approved_cases(cases: pd.DataFrame) -> np.ndarray:
+    """Which cases may be issued: approved by a clerk, or not routed to review at all.
+
+    With review decisions applied (:func:`apply_reviews` adds ``approved``) that column
+    decides; otherwise every case that does not need review is approved.
+
+    Examples
+    --------
+    >>> approved_cases(pd.DataFrame({"needs_review": [True, False]})).tolist()
+    [False, True]
+    >>> approved_cases(pd.DataFrame({"needs_review": [True, False],
+    ...                              "approved": [True, False]})).tolist()
+    [True, False]
+    """
+    column = cases["approved"] if "approved" in cases.columns else ~cases["needs_review"]
+    return np.asarray(column.to_numpy(bool))
+
+
 def issue(
     proposal: Proposal,
     store: DecisionStore,
@@ -644,11 +663,10 @@ def issue(
     if case_ids is not None:
         cases = cases.loc[cases["case_id"].isin(set(case_ids))]
     reviews_recorded = store.record_reviews(proposal.reviews) if len(proposal.reviews) else 0
-    if "approved" in cases.columns:
-        approved = cases["approved"].to_numpy(bool)
+    approved = approved_cases(cases)
+    if "review_action" in cases.columns:
         action = cases["review_action"].astype("str").to_numpy()
     else:
-        approved = ~cases["needs_review"].to_numpy(bool)
         action = np.full(len(cases), "", dtype=object)
     reason = np.where(action == "hold", "ON_HOLD", "NEEDS_REVIEW")
     ready = cases.loc[approved]
