@@ -1,6 +1,6 @@
 """Exactly once under SIGKILL: a run killed anywhere and started again issues every case once.
 
-A real dunning run of well over a thousand cases runs as a subprocess; it is killed with
+A real dunning run of about a thousand cases runs as a subprocess; it is killed with
 SIGKILL at random moments while it renders and issues letters (ten times, each time started
 again with the same inputs), then left to finish. After every kill the store must be
 consistent (the audit chain verifies; every issued case has its documents recorded and on
@@ -36,7 +36,7 @@ from dunning.store import DecisionStore, sqlite_url
 from scoring.risk import RiskModel
 
 AS_OF = date(2026, 11, 23)
-CUSTOMERS = 6000
+CUSTOMERS = 4500
 SEED = 11
 KILLS = 10
 
@@ -174,7 +174,7 @@ def test_killed_runs_issue_every_case_exactly_once(model_dir: Path, tmp_path: Pa
         cases = store.cases(run_id)
         decisions = store.decisions(run_id)
         kinds = store.audit_events(run_id=run_id)["kind"]
-    assert len(cases) >= 1200, "a few thousand cases, nearly all issued"
+    assert len(cases) >= 900, "about a thousand cases, most of them issued"
     # Every case that needs no review is issued exactly once: one history entry per
     # invoice of the case, one letter and (with an address) one e-mail.
     approved = set(cases.loc[~cases["needs_review"], "case_id"])
